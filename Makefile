@@ -1,0 +1,27 @@
+# compensa — `make demo` and `make test` install whatever is missing first.
+PY := .venv/bin/python
+OUT ?= out
+
+.PHONY: install demo test lint bench serve clean
+
+install:
+	@bash scripts/ensure-tools.sh
+
+demo: install
+	@mkdir -p $(OUT)
+	@$(PY) -m compensa demo --graph $(OUT)/demo-explanation.svg
+
+test: install
+	@$(PY) -m pytest -q
+
+lint: install
+	@$(PY) -m compensa kb lint
+
+bench: install
+	@$(PY) bench/run.py
+
+serve: install
+	@$(PY) -m compensa serve
+
+clean:
+	rm -rf $(OUT) .pytest_cache .hypothesis

@@ -1,0 +1,226 @@
+"""The ``compensa`` command line.
+
+Exit status: 0 success, 2 bad input or usage (the message names what and where and suggests the
+fix), 1 unexpected failure. No traceback is shown for a user mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from compensa.errors import CompensaError, UsageError
+
+__all__ = ["main"]
+
+SAMPLE_CASE = Path(__file__).resolve().parent / "samples" / "demo.yaml"
+
+
+def _consultant(kb_path: str | None):
+    from compensa.engine import consultant_for, load_kb
+
+    return consultant_for(load_kb(kb_path) if kb_path else None)
+
+
+def _emit(text: str) -> None:
+    click.echo(text, nl=not text.endswith("\n"))
+
+
+def _write_graph(report, target: str, full: bool = False) -> None:
+    from compensa.visualize import render_report_graph
+
+    written, note = render_report_graph(report, target, full=full)
+    click.echo(f"explanation graph written to {written}", err=True)
+    if note:
+        click.echo(note, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="compensa")
+@click.option("--kb", "kb_path", envvar="COMPENSA_KB", default=None, metavar="DIR",
+              help="Knowledge-base folder to use instead of the bundled one.")
+@click.pass_context
+def cli(ctx: click.Context, kb_path: str | None) -> None:
+    """compensa: find the muscle imbalance behind the pain, screen red flags first, explain why."""
+    ctx.obj = {"kb": kb_path}
+
+
+def _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis):
+    from compensa.engine.case import case_from_flags, read_case_file
+
+    flags = case_from_flags(pain, finding, test, red_flag, no_red_flag, history, diagnosis)
+    if case_file is None and not flags:
+        raise UsageError("give a CASE file (YAML or JSON) or flags such as --pain lateral_knee:right")
+    data = read_case_file(case_file) if case_file else {}
+    if case_file and not isinstance(data, dict):
+        from compensa.errors import CaseError, Problem
+
+        raise CaseError(Problem("a case file must hold a mapping (pain:, findings:, tests:, ...)", str(case_file)))
+    for key, values in flags.items():
+        data.setdefault(key, [])
+        if not isinstance(data[key], list):
+            data[key] = [data[key]]
+        data[key] = list(data[key]) + values
+    return data
+
+
+_case_options = [
+    click.argument("case_file", required=False, type=click.Path(dir_okay=False)),
+    click.option("--pain", multiple=True, metavar="SITE[:SIDE]", help="Where it hurts, e.g. lateral_knee:right."),
+    click.option("--finding", multiple=True, metavar="ID[:SIDE]", help="A visual finding; prefix ! when absent."),
+    click.option("--test", multiple=True, metavar="ID:RESULT[:SIDE]", help="A test, e.g. ober_test:positive:right."),
+    click.option("--red-flag", multiple=True, metavar="ID", help="A red flag that is present."),
+    click.option("--no-red-flag", multiple=True, metavar="ID", help="A red flag asked about and denied."),
+    click.option("--history", multiple=True, metavar="ID", help="Context, e.g. runner."),
+    click.option("--diagnosis", multiple=True, metavar="ID", help="A condition already diagnosed."),
+]
+
+
+def case_options(func):
+    for option in reversed(_case_options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@case_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--graph", "graph", metavar="FILE", help="Also write the explanation graph (.svg, .png or .dot).")
+@click.option("--full", is_flag=True, help="Graph everything reached, not just what explains the top answers.")
+@click.pass_context
+def consult(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, fmt, graph, full):
+    """Consult a CASE file (YAML/JSON) or a case given as flags."""
+    data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis)
+    report = _consultant(ctx.obj["kb"]).consult(data)
+    _print_report(report, fmt)
+    if graph:
+        _write_graph(report, graph, full)
+
+
+def _print_report(report, fmt: str) -> None:
+    if fmt == "json":
+        _emit(report.to_json())
+    else:
+        from compensa.visualize.report_text import report_text
+
+        _emit(report_text(report.to_dict()))
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--graph", "graph", metavar="FILE", default="demo-explanation.svg", show_default=True,
+              help="Where to write the explanation graph (.svg, .png or .dot).")
+@click.pass_context
+def demo(ctx, fmt, graph):
+    """Run the embedded sample consultation and write its explanation graph."""
+    from compensa.engine.case import read_case_file
+
+    report = _consultant(ctx.obj["kb"]).consult(read_case_file(SAMPLE_CASE))
+    if fmt == "text":
+        click.echo(f"Sample case ({SAMPLE_CASE.name}):", err=True)
+    _print_report(report, fmt)
+    if graph:
+        _write_graph(report, graph)
+
+
+@cli.group()
+def kb():
+    """Inspect and check the knowledge base."""
+
+
+@kb.command("lint")
+@click.pass_context
+def kb_lint(ctx):
+    """Check the KB files; print file:line:col problems (exit 2 when any)."""
+    from compensa.kb import lint_kb, read_kb
+
+    problems = lint_kb(ctx.obj["kb"])
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) found", err=True)
+        raise SystemExit(2)
+    read = read_kb(ctx.obj["kb"])
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in read.kb.counts().items())
+    click.echo(f"{read.kb.version_string}: clean ({counts})")
+
+
+@kb.command("show")
+@click.argument("entry_id", required=False)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def kb_show(ctx, entry_id, fmt):
+    """Show one KB entry with its links both ways (no ID: the KB summary)."""
+    from compensa.kb import load_kb
+    from compensa.kb.show import describe
+
+    knowledge = load_kb(ctx.obj["kb"])
+    if not entry_id:
+        data = {"kb_version": knowledge.version_string, "counts": knowledge.counts(), "path": knowledge.path}
+        if fmt == "json":
+            _emit(json.dumps(data, indent=2))
+        else:
+            click.echo(data["kb_version"])
+            for key, value in data["counts"].items():
+                click.echo(f"  {key.replace('_', ' '):<14}{value:>5}")
+        return
+    entries = describe(knowledge, entry_id)
+    if fmt == "json":
+        _emit(json.dumps(entries if len(entries) > 1 else entries[0], indent=2, ensure_ascii=False))
+        return
+    for entry in entries:
+        click.echo(f"{entry['label']}  [{entry['kind']} {entry['id']}]  {entry['at']}")
+        for key, value in entry.items():
+            if key in ("label", "kind", "id", "at") or value in (None, "", [], {}):
+                continue
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                click.echo(f"  {key.replace('_', ' ')}:")
+                for item in value:
+                    head = item.get("id") or item.get("site") or item.get("target")
+                    rest = {k: v for k, v in item.items() if k not in ("id", "site", "target")}
+                    click.echo(f"    - {head}: " + "; ".join(f"{k} {v}" for k, v in rest.items()))
+            elif isinstance(value, dict):
+                click.echo(f"  {key.replace('_', ' ')}:")
+                for k, v in value.items():
+                    click.echo(f"    {k}: {v if not isinstance(v, (list, tuple)) else ', '.join(map(str, v)) or '-'}")
+            elif isinstance(value, (list, tuple)):
+                click.echo(f"  {key.replace('_', ' ')}: {', '.join(map(str, value))}")
+            else:
+                click.echo(f"  {key.replace('_', ' ')}: {value}")
+        click.echo("")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 2 bad input/usage, 1 unexpected failure)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)
+    try:
+        cli.main(args=argv, prog_name="compensa", standalone_mode=False)
+    except CompensaError as exc:
+        for problem in exc.problems:
+            click.echo(f"error: {problem}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if os.environ.get("COMPENSA_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (set COMPENSA_DEBUG=1 for details)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

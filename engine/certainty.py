@@ -1,0 +1,61 @@
+"""Certainty factors: MYCIN/EMYCIN combination, applied after the rules have run.
+
+Each support of a belief contributes ``cf(premise) × strength`` (strength in [-1, 1]), where
+
+* evidence given in the case has cf 1;
+* a derived premise contributes only when it is believed (cf >= 0.2, EMYCIN's threshold), or, for
+  the observable signs of a root (dysfunctions and muscle states), when it is disbelieved
+  (cf <= -0.2): a posture that is *not* there counts against the patterns that would produce it.
+
+Contributions to one belief combine as in EMYCIN: positives into a measure of belief
+``MB = 1 - Π(1 - c)``, negatives into a measure of disbelief ``MD = 1 - Π(1 - |c|)``, then
+``cf = (MB - MD) / (1 - min(MB, MD))``. Because MB and MD are order-free products, the result never
+depends on the order rules fired or evidence was given, and it is monotone: a supporting
+contribution never lowers a belief, a refuting one never raises it. Certainty factors are a
+heuristic measure of confirmation, not probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+__all__ = ["THRESHOLD", "combine", "contribution", "propagates"]
+
+#: A derived premise must be believed at least this much (or disbelieved this much) to propagate.
+THRESHOLD = 0.2
+
+#: Node kinds whose disbelief propagates to the roots they are signs of.
+SIGN_KINDS = frozenset({"dysfunction", "muscle_state"})
+
+
+def combine(contributions: Iterable[float]) -> float:
+    """Combine contributions in [-1, 1] into one certainty factor in [-1, 1] (order-free)."""
+    keep_for = 1.0
+    keep_against = 1.0
+    for c in contributions:
+        if c > 0:
+            keep_for *= 1.0 - min(c, 1.0)
+        elif c < 0:
+            keep_against *= 1.0 - min(-c, 1.0)
+    belief, disbelief = 1.0 - keep_for, 1.0 - keep_against
+    if belief >= 1.0 and disbelief >= 1.0:
+        return 0.0
+    denominator = 1.0 - min(belief, disbelief)
+    cf = (belief - disbelief) / denominator
+    return max(-1.0, min(1.0, cf))
+
+
+def propagates(premise_cf: float, premise_kind: str | None) -> bool:
+    """Whether a derived premise with this certainty passes its support on."""
+    if premise_cf >= THRESHOLD:
+        return True
+    return premise_cf <= -THRESHOLD and premise_kind in SIGN_KINDS
+
+
+def contribution(premise_cf: float, strength: float, premise_kind: str | None, is_evidence: bool) -> float:
+    """What one support adds to its conclusion (0.0 when the premise does not propagate)."""
+    if not is_evidence and not propagates(premise_cf, premise_kind):
+        return 0.0
+    value = premise_cf * strength
+    return 0.0 if math.isclose(value, 0.0, abs_tol=1e-12) else value

@@ -1,0 +1,117 @@
+"""``consult(case) -> Report``: the whole consultation, from raw case to ranked, explained report."""
+
+from __future__ import annotations
+
+import threading
+
+from compensa.engine import plan
+from compensa.engine.case import Case, parse_case
+from compensa.engine.inference import CompiledKB
+from compensa.engine.reasoning import Reasoning
+from compensa.engine.report import Report
+from compensa.kb import KnowledgeBase, load_kb
+from compensa.kb.vocabulary import Vocabulary
+
+__all__ = ["Consultant", "consult", "consultant_for"]
+
+
+class Consultant:
+    """A knowledge base made ready to consult: vocabulary plus compiled rules (build once, reuse)."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.vocabulary = Vocabulary(kb)
+        self.compiled = CompiledKB(kb)
+
+    def parse(self, case: object) -> Case:
+        """Validate a raw case (dict) against this KB's vocabulary."""
+        return case if isinstance(case, Case) else parse_case(case, self.vocabulary)
+
+    def consult(self, case: object) -> Report:
+        """Run one consultation on a raw case dict (or a parsed :class:`Case`)."""
+        parsed = self.parse(case)
+        run = self.compiled.run([e.fact() for e in parsed.evidence])
+        reasoning = Reasoning(self.kb, run)
+        return build_report(self.kb, parsed, reasoning)
+
+    def triage(self, case: object) -> dict:
+        """Only the red-flag triage of a case (no inference beyond screening)."""
+        return plan.triage(self.kb, self.parse(case))
+
+
+def _evidence_view(kb: KnowledgeBase, key: tuple, influence: float) -> dict:
+    _, kind, id_, side, value = key
+    out = {"kind": kind, "id": id_, "value": value, "label": kb.label(id_), "weight": round(influence, 3)}
+    if side:
+        out["side"] = side
+    return out
+
+
+def _has_test_support(reasoning: Reasoning, influence: dict) -> bool:
+    return any(k[1] == "test" and v > 0 for k, v in influence.items())
+
+
+def _unconfirmed(kb: KnowledgeBase, root_id: str, case: Case) -> list[str]:
+    """Tests not yet done that speak to this root's muscles (what would confirm it)."""
+    done = {e.id for e in case.evidence}
+    states = {f"tight:{m}" for m in kb.roots[root_id].tight} | {f"weak:{m}" for m in kb.roots[root_id].weak}
+    out = []
+    for a in sorted(kb.assessments.values(), key=lambda a: a.id):
+        if a.kind != "test" or a.id in done:
+            continue
+        if any(e.target in states or e.target == root_id for e in a.outcomes[a.results[0]] if e.strength > 0):
+            out.append(a.id)
+    return out
+
+
+def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
+    """Assemble the report from a parsed case and the reasoning of its run."""
+    triage = plan.triage(kb, case)
+    roots = []
+    for key, cf in plan.rank(reasoning, "root"):
+        _, root_id, side = key
+        root = kb.roots[root_id]
+        influence = reasoning.influence.get(key, {})
+        supporting = sorted((k for k, v in influence.items() if v > 0), key=lambda k: (-influence[k], k))
+        conflicting = sorted((k for k, v in influence.items() if v < 0), key=lambda k: (influence[k], k))
+        tested = _has_test_support(reasoning, influence)
+        status = "confirmed" if cf >= 0.6 and tested else "probable" if cf >= 0.4 else "possible"
+        roots.append({
+            "id": root_id, "label": root.label, "side": side or None, "confidence": round(cf, 3), "status": status,
+            "physically_confirmed": tested, "tight": list(root.tight), "weak": list(root.weak),
+            "supporting": [_evidence_view(kb, k, influence[k]) for k in supporting],
+            "conflicting": [_evidence_view(kb, k, influence[k]) for k in conflicting],
+            "unconfirmed": _unconfirmed(kb, root_id, case)[:5] if not tested else [],
+        })
+    dysfunctions = [{"id": k[1], "label": kb.label(k[1]), "side": k[2] or None, "confidence": round(cf, 3)}
+                    for k, cf in plan.rank(reasoning, "dysfunction")]
+    conditions = []
+    for k, cf in plan.rank(reasoning, "condition"):
+        c = kb.conditions[k[1]]
+        conditions.append({"id": c.id, "label": c.label, "side": k[2] or None, "confidence": round(cf, 3),
+                           "icd10": c.icd10 or None, "medical": c.medical})
+    targets = plan.targets(kb, reasoning, case)
+    nexts = plan.next_assessments(kb, reasoning, case)
+    return Report(kb, case, reasoning, triage, roots, dysfunctions, conditions, targets, nexts)
+
+
+_cache: dict[int, Consultant] = {}
+_lock = threading.Lock()
+
+
+def consultant_for(kb: KnowledgeBase | None = None) -> Consultant:
+    """The (cached) consultant of ``kb``, or of the bundled KB."""
+    kb = kb if kb is not None else load_kb()
+    with _lock:
+        found = _cache.get(id(kb))
+        if found is None or found.kb is not kb:
+            found = Consultant(kb)
+            _cache[id(kb)] = found
+        return found
+
+
+def consult(case: object, kb: KnowledgeBase | None = None) -> Report:
+    """Consult ``case`` (the case contract as a dict) against ``kb`` (the bundled KB by default)."""
+    return consultant_for(kb).consult(case)
+
+

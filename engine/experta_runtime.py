@@ -1,0 +1,164 @@
+"""The one module that imports experta.
+
+It does three things experta cannot do for itself:
+
+1. **Python >= 3.10 with frozendict 1.2.** experta 1.9.4 pins ``frozendict==1.2``, which subclasses
+   ``collections.Mapping`` (removed in 3.10). uv installs override the pin; a plain ``pip install``
+   does not, so before importing experta we restore the old ``collections`` aliases when (and
+   only when) the installed frozendict is 1.x.
+2. **Logging hygiene.** experta calls ``logging.basicConfig()`` at import, configuring the root
+   logger of the host program; we undo that.
+3. **Speed.** experta's Rete matcher tests a fact against every sibling constant check in turn and
+   asks every conflict-set node for activations after each change. :class:`DispatchReteMatcher`
+   routes facts by a hashed field value and polls only the conflict-set nodes a change touched
+   (same matches, same activations; about 10x faster on the compiled KB).
+"""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+import importlib.metadata
+import logging
+
+__all__ = [
+    "AS", "Fact", "KnowledgeEngine", "NOT", "Rule", "DispatchReteMatcher", "fact_classes",
+]
+
+
+def _frozendict_needs_aliases() -> bool:
+    try:
+        version = importlib.metadata.version("frozendict")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return version.split(".")[0] in ("0", "1")
+
+
+if _frozendict_needs_aliases():  # pragma: no cover - exercised by the pip-install check
+    for _name in ("Mapping", "MutableMapping", "Sequence", "Set", "Iterable", "Hashable", "Callable"):
+        if not hasattr(collections, _name):
+            setattr(collections, _name, getattr(collections.abc, _name))
+
+_root = logging.getLogger()
+_handlers_before = list(_root.handlers)
+try:
+    from experta import AS, NOT, Fact, KnowledgeEngine, Rule
+    from experta.matchers.rete import ReteMatcher
+    from experta.matchers.rete.check import FeatureCheck
+    from experta.matchers.rete.mixins import ChildNode
+    from experta.matchers.rete.nodes import FeatureTesterNode
+    from experta.fieldconstraint import L
+except ImportError as exc:  # pragma: no cover - broken installation
+    raise ImportError(
+        f"compensa needs experta 1.9.4 with frozendict>=2.4 (or 1.2) and schema: {exc}. "
+        "Reinstall with `make install` or `pip install 'frozendict>=2.4' 'schema>=0.7'`."
+    ) from exc
+finally:
+    for _handler in list(_root.handlers):
+        if _handler not in _handlers_before:
+            _root.removeHandler(_handler)
+
+
+def fact_classes(fact_types) -> dict[str, type]:
+    """One experta ``Fact`` subclass per :class:`compensa.facts.FactType`, by name."""
+    return {t.name: type(t.name, (Fact,), {"__doc__": t.meaning}) for t in fact_types}
+
+
+class _DispatchNode:
+    """Routes a token to the children whose constant check matches ``fact[key]`` (a dict lookup)."""
+
+    def __init__(self, key: str, table: dict):
+        self.key = key
+        self.table = table
+        self.children: list = []
+        self.grouped = [child for children in table.values() for child in children]
+
+    def reset(self) -> None:
+        for child in self.grouped:
+            child.node.reset()
+
+    def activate(self, token) -> None:
+        fact = next(iter(token.data))
+        try:
+            value = fact[self.key]
+            children = self.table.get(value, ())
+        except (KeyError, TypeError):
+            return
+        for child in children:
+            child.callback(token)
+
+    remove = activate
+
+
+def _constant_check(child):
+    """``(key, value)`` when ``child`` tests a plain field against an unbound literal, else None."""
+    node = child.node
+    if not isinstance(node, FeatureTesterNode) or child.callback != node.activate:
+        return None
+    check = node.matcher
+    if not isinstance(check, FeatureCheck) or not isinstance(check.how, L) or check.how.__bind__ is not None:
+        return None
+    if not isinstance(check.what, str) or "__" in check.what:
+        return None
+    try:
+        hash(check.how.value)
+    except TypeError:
+        return None
+    return check.what, check.how.value
+
+
+def _add_dispatch(node, minimum: int, seen: set) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    groups: dict[str, dict] = {}
+    for child in node.children:
+        found = _constant_check(child)
+        if found:
+            groups.setdefault(found[0], {}).setdefault(found[1], []).append(child)
+    for key, table in groups.items():
+        if sum(len(v) for v in table.values()) < minimum:
+            continue
+        dispatch = _DispatchNode(key, table)
+        grouped = {id(c) for c in dispatch.grouped}
+        node.children[:] = [c for c in node.children if id(c) not in grouped] + [ChildNode(dispatch, dispatch.activate)]
+    for child in node.children:
+        if isinstance(child.node, _DispatchNode):
+            for grouped in child.node.grouped:
+                _add_dispatch(grouped.node, minimum, seen)
+        else:
+            _add_dispatch(child.node, minimum, seen)
+
+
+class DispatchReteMatcher(ReteMatcher):
+    """experta's Rete matcher with hashed constant dispatch and dirty-node activation polling."""
+
+    def build_network(self) -> None:
+        super().build_network()
+        self._dirty: list = []
+        for csn in self._get_conflict_set_nodes():
+            original = csn._activate
+
+            def tracked(token, _original=original, _csn=csn, _dirty=self._dirty):
+                _dirty.append(_csn)
+                _original(token)
+
+            csn._activate = tracked
+        _add_dispatch(self.root_node, minimum=4, seen=set())
+
+    def changes(self, adding=None, deleting=None):
+        if deleting is not None:
+            for fact in deleting:
+                self.root_node.remove(fact)
+        if adding is not None:
+            for fact in adding:
+                self.root_node.add(fact)
+        added, removed, seen = [], [], set()
+        for csn in self._dirty:
+            if id(csn) not in seen:
+                seen.add(id(csn))
+                a, r = csn.get_activations()
+                added.extend(a)
+                removed.extend(r)
+        self._dirty.clear()
+        return added, removed

@@ -1,0 +1,115 @@
+"""Run a consultation through experta and record why every fact was declared.
+
+:class:`CompiledKB` turns the rule specs of :mod:`compensa.engine.rules` into an experta
+``KnowledgeEngine`` subclass once per KB, and keeps a pool of engine instances (an engine is not
+thread-safe; each consultation takes one, resets it to a fresh working memory, and gives it back).
+
+Provenance is captured where the facts are in hand: inside the generated rule bodies, at declare
+time. Every attempt to declare is recorded as a :class:`Support` — including the ones experta
+silently drops because an equal fact already exists — so a belief reached by three chains keeps
+all three justifications.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+from dataclasses import dataclass
+
+from compensa.engine import experta_runtime as rt
+from compensa.engine.rules import RuleSpec, compile_rules
+from compensa.facts import FACT_TYPES
+from compensa.kb.model import KnowledgeBase
+
+__all__ = ["CompiledKB", "Run", "Support"]
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """One justification: ``rule`` matched ``premise`` and declared ``conclusion`` via a KB item."""
+
+    conclusion: tuple
+    premise: tuple
+    rule: str
+    via: str
+    strength: float
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What one consultation produced: the supports in firing order, rules fired, and whether it halted."""
+
+    supports: tuple[Support, ...]
+    fired: tuple[str, ...]
+    halted: bool
+
+
+def _method_name(index: int, rule_id: str) -> str:
+    return f"r{index:04d}_" + re.sub(r"[^0-9a-zA-Z_]", "_", rule_id)
+
+
+class CompiledKB:
+    """A knowledge base compiled into an experta engine class, with a pool of instances."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.rules: tuple[RuleSpec, ...] = compile_rules(kb)
+        self.classes = rt.fact_classes(FACT_TYPES.values())
+        body = {_method_name(i, spec.id): self._make_rule(spec) for i, spec in enumerate(self.rules)}
+        body["__matcher__"] = rt.DispatchReteMatcher
+        self.engine_class = type("CompiledCompensaKB", (rt.KnowledgeEngine,), body)
+        self._pool: queue.SimpleQueue = queue.SimpleQueue()
+        self._pool.put(self._new_engine())
+
+    def _new_engine(self):
+        engine = self.engine_class()
+        engine.supports = []
+        engine.fired = []
+        engine.halted = False
+        return engine
+
+    def _make_rule(self, spec: RuleSpec):
+        classes = self.classes
+        fact_types = FACT_TYPES
+        pattern = rt.AS.fact << classes[spec.fact](**dict(spec.match))
+        lhs = [pattern]
+        if spec.unless_alarm:
+            lhs.append(rt.NOT(classes["Alarm"]()))
+        premise_type = fact_types[spec.fact]
+        emits = [(classes[e.fact], fact_types[e.fact], dict(e.values), e) for e in spec.emits]
+
+        def fire(engine, fact):
+            premise = premise_type.key(fact)
+            side = fact.get("side", "")
+            engine.fired.append(spec.id)
+            for cls, ftype, values, emit in emits:
+                if "side" in ftype.fields:
+                    values = {**values, "side": side if emit.sided else ""}
+                engine.supports.append(Support(ftype.key(values), premise, spec.id, emit.via, emit.strength))
+                engine.declare(cls(**values))
+            if spec.halts:
+                engine.halted = True
+                engine.halt()
+
+        fire.__name__ = spec.id
+        return rt.Rule(*lhs, salience=spec.salience)(fire)
+
+    def run(self, evidence: list[dict]) -> Run:
+        """Run one consultation on evidence dicts (``kind``, ``id``, ``side``, ``value``)."""
+        try:
+            engine = self._pool.get_nowait()
+        except queue.Empty:
+            engine = self._new_engine()
+        try:
+            engine.reset()
+            engine.supports = []
+            engine.fired = []
+            engine.halted = False
+            evidence_cls = self.classes["Evidence"]
+            for item in evidence:
+                engine.declare(evidence_cls(**item))
+            engine.run()
+            return Run(tuple(engine.supports), tuple(engine.fired), engine.halted)
+        finally:
+            engine.supports, engine.fired = [], []
+            self._pool.put(engine)

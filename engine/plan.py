@@ -1,0 +1,197 @@
+"""From certainties to advice: triage, root-cause ranking, targets and the next assessments.
+
+All choices here happen after the run and depend only on the certainty factors and the KB, with
+ties broken by id, so a report never depends on rule firing order or input order.
+"""
+
+from __future__ import annotations
+
+from compensa.engine.case import Case
+from compensa.engine.reasoning import Reasoning, belief_key
+from compensa.kb.model import KnowledgeBase, muscle_state_id, split_muscle_state
+
+__all__ = [
+    "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN", "TARGET_ROOTS",
+    "next_assessments", "rank", "targets", "triage",
+]
+
+#: Beliefs below this certainty are left out of the ranked lists (``explain --why-not`` still sees them).
+REPORT_MIN = 0.1
+#: A root must reach this certainty for its muscles to become targets.
+TARGET_MIN = 0.3
+#: Targets come from at most this many of the top roots.
+TARGET_ROOTS = 3
+
+REVIEW_ADVICE = ("Muscle balance work is deliberately one-sided until the body is back in balance; once the "
+                 "pain has eased, return to normal activity and review posture and muscle balance about every "
+                 "6 months to catch new imbalances early.")
+
+_LEVEL_ORDER = {"emergency": 0, "urgent": 1}
+
+
+def triage(kb: KnowledgeBase, case: Case) -> dict:
+    """The triage block: level, red flags present, advice, and red flags worth asking but not asked."""
+    present = sorted({e.id for e in case.of_kind("red_flag") if e.value == "present"},
+                     key=lambda f: (_LEVEL_ORDER[kb.red_flags[f].level], f))
+    asked = {e.id for e in case.of_kind("red_flag")}
+    pain_sites = sorted({e.id for e in case.of_kind("pain")})
+    not_screened = sorted({f for site in pain_sites for f in kb.pain_sites[site].screen if f not in asked})
+    if present:
+        level = kb.red_flags[present[0]].level
+        advice = " ".join(dict.fromkeys(kb.red_flags[f].advice for f in present if kb.red_flags[f].level == level))
+        advice += (" The exercise plan is withheld: do not start it until a doctor has assessed these symptoms.")
+        return {"level": level, "red_flags": present, "advice": advice, "not_screened": not_screened}
+    level = "routine" if pain_sites or case.of_kind("diagnosis") else "self_care"
+    if level == "routine":
+        advice = ("No red flags reported. A muscle-balance assessment and exercise plan are reasonable; see a "
+                  "clinician promptly if pain spreads, worsens, or new symptoms such as numbness or weakness appear.")
+    else:
+        advice = ("No pain and no red flags reported: posture and muscle-balance exercise can be done as self-care; "
+                  "see a clinician if pain develops.")
+    if not_screened:
+        advice += " Not yet asked, and worth asking for this pain: " + ", ".join(
+            kb.red_flags[f].label.lower() for f in not_screened) + "."
+    return {"level": level, "red_flags": [], "advice": advice, "not_screened": not_screened}
+
+
+def rank(reasoning: Reasoning, kind: str, minimum: float = REPORT_MIN) -> list[tuple[tuple, float]]:
+    """Beliefs of ``kind`` with certainty >= ``minimum``, ranked (certainty desc, then id, then side)."""
+    return [(k, cf) for k, cf in reasoning.beliefs(kind) if cf >= minimum]
+
+
+def _painful(kb: KnowledgeBase, muscle: str, side: str, case: Case) -> bool:
+    sites = set(kb.muscles[muscle].sites)
+    for pain in case.of_kind("pain"):
+        if pain.id in sites and (not side or not pain.side or pain.side == side):
+            return True
+    return False
+
+
+def _chain_to_pain(reasoning: Reasoning, root_key: tuple) -> list[str]:
+    """Node ids from the root down to a reported pain site (or to its strongest evidence)."""
+    path = reasoning.best_path(root_key, accept=lambda ev: ev[1] == "pain")
+    if not path:
+        path = reasoning.best_path(root_key)
+    ids = [key[1] if key[0] == "Belief" else key[2] for key in reversed(path)]
+    return list(dict.fromkeys(ids))
+
+
+def _phrase(kb: KnowledgeBase, chain: list[str]) -> str:
+    """'the lower back pain through anterior pelvic tilt and hyperlordosis' from a chain."""
+    if len(chain) < 2:
+        return ""
+    end = chain[-1]
+    middle = [kb.label(n).lower() for n in chain[1:-1] if kb.node_kind(n) in ("dysfunction", "condition")]
+    end_label = kb.label(end).lower()
+    if kb.node_kind(end) == "pain_site" or end in kb.pain_sites:
+        end_label = f"the pain at the {end_label}" if not end_label.startswith("the ") else f"the pain {end_label}"
+    text = f"explains {end_label}"
+    if middle:
+        text += " through " + (", ".join(middle[:-1]) + " and " + middle[-1] if len(middle) > 1 else middle[0])
+    return text
+
+
+def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
+    """Muscles to stretch or strengthen, from the top roots (none at all when a red flag is present)."""
+    if case_has_alarm(case):
+        return []
+    planned = {(s.conclusion[1], s.conclusion[2], s.conclusion[3], s.conclusion[4])
+               for s in reasoning.supports if s.conclusion[0] == "Target"}
+    roots = [(k, cf) for k, cf in rank(reasoning, "root", TARGET_MIN)][:TARGET_ROOTS]
+    chosen: dict[tuple[str, str], dict] = {}
+    for (_, root_id, side), cf in roots:
+        root = kb.roots[root_id]
+        chain = _chain_to_pain(reasoning, belief_key(root_id, side))
+        for action, muscles in (("stretch", root.tight), ("strengthen", root.weak)):
+            for muscle in muscles:
+                if (muscle, action, side, root_id) not in planned:
+                    continue
+                key = (muscle, side)
+                if key in chosen:
+                    chosen[key]["also_roots"].append(root_id)
+                    continue
+                state = "tight" if action == "stretch" else "weak"
+                painful = _painful(kb, muscle, side, case)
+                label = kb.muscles[muscle].label
+                because = (f"{'Stretch' if action == 'stretch' else 'Strengthen'} the {state} {label.lower()}: part of "
+                           f"{root.label.lower()} ({cf:.2f})")
+                phrase = _phrase(kb, [root_id] + chain[1:] if chain and chain[0] == root_id else [root_id] + chain)
+                if phrase:
+                    because += f", which {phrase}"
+                if not painful:
+                    because += ". It does not hurt there: it is where the chain starts"
+                exercise = kb.exercise(muscle, action)
+                evidence = reasoning.cf(belief_key(muscle_state_id(muscle, state), side))
+                chosen[key] = {
+                    "muscle": muscle, "label": label, "action": action, "region": kb.muscles[muscle].region,
+                    "side": side or None, "painful": painful, "because": because + ".",
+                    "chain": [muscle] + (chain if chain and chain[0] == root_id else [root_id] + chain),
+                    "root": root_id, "confidence": round(cf, 3),
+                    "muscle_state_confirmed": evidence >= 0.2,
+                    "exercise": ({"id": exercise.id, "label": exercise.label, "how": exercise.how, "dose": exercise.dose}
+                                 if exercise else None),
+                    "also_roots": [],
+                }
+    return list(chosen.values())
+
+
+def case_has_alarm(case: Case) -> bool:
+    return any(e.value == "present" for e in case.of_kind("red_flag"))
+
+
+def _impacts(kb: KnowledgeBase, target: str) -> dict[str, float]:
+    """How one assessment effect target bears on roots and conditions (signed, one or two steps)."""
+    out: dict[str, float] = {target: 1.0}
+    state = split_muscle_state(target)
+    if state:
+        for root in kb.roots_with(target):
+            out[root.id] = max(out.get(root.id, 0.0), root.member_strength)
+        return out
+    frontier = [(target, 1.0)]
+    for _ in range(3):
+        nxt = []
+        for node, weight in frontier:
+            for link in kb.causes_of(node):
+                w = weight * link.strength
+                if w > out.get(link.cause, 0.0):
+                    out[link.cause] = w
+                    nxt.append((link.cause, w))
+        frontier = nxt
+    return out
+
+
+def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit: int = 5) -> list[dict]:
+    """Assessments not yet done that would best confirm or refute the leading hypotheses."""
+    hypotheses = rank(reasoning, "root")[:5] + rank(reasoning, "condition", 0.2)[:3]
+    if not hypotheses:
+        return []
+    done = {e.id for e in case.evidence if e.kind in ("finding", "test")}
+    scored = []
+    for assessment in kb.assessments.values():
+        if assessment.id in done:
+            continue
+        best = (0.0, None, None, None)
+        total = 0.0
+        for result in assessment.results:
+            for effect in assessment.outcomes[result]:
+                impacts = _impacts(kb, effect.target)
+                for (_, node, side), cf in hypotheses:
+                    if node not in impacts:
+                        continue
+                    weight = max(cf, 0.1) * (1.0 - cf)
+                    value = abs(effect.strength) * impacts[node] * weight
+                    total += value
+                    if value > best[0]:
+                        best = (value, node, side, (result, effect))
+        if best[1] is None or total < 0.01:
+            continue
+        _, node, side, (result, effect) = best
+        cf = reasoning.cf(belief_key(node, side))
+        verb = "confirm or refute" if assessment.outcomes[assessment.results[1]] else "support"
+        why = f"Would {verb} {kb.label(node).lower()}{f' ({side})' if side else ''}, now at {cf:.2f}: {assessment.reading}"
+        scored.append((-round(total, 9), assessment.id, {
+            "id": assessment.id, "label": assessment.label, "kind": assessment.kind,
+            "side": side or None, "why": why, "how": assessment.how, "for": node,
+        }))
+    scored.sort(key=lambda t: (t[0], t[1]))
+    return [item for _, _, item in scored[:limit]]

@@ -1,0 +1,156 @@
+"""What the run's supports mean: certainty of every belief, and the paths that justify it.
+
+:class:`Reasoning` is built after the rules have run, from the recorded
+:class:`~compensa.engine.inference.Support` list. It is pure and deterministic: supports are put in
+a canonical order first, certainty factors are computed over the support DAG (premises before
+conclusions), and every derived fact keeps its contributions — the rule, the KB item, the premise
+and how much it added — so explanations never read logs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from compensa.engine.certainty import combine, contribution
+from compensa.engine.inference import Run, Support
+from compensa.kb.model import KnowledgeBase
+
+__all__ = ["Contribution", "Reasoning", "belief_key", "evidence_key"]
+
+
+def belief_key(node: str, side: str = "") -> tuple:
+    """The working-memory key of a belief."""
+    return ("Belief", node, side)
+
+
+def evidence_key(kind: str, id_: str, side: str, value: str) -> tuple:
+    """The working-memory key of an evidence fact."""
+    return ("Evidence", kind, id_, side, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One support of a belief, evaluated: premise certainty and what it added (0 if it did not propagate)."""
+
+    support: Support
+    premise_cf: float
+    value: float
+
+
+class Reasoning:
+    """Certainty factors and justification paths for one consultation run."""
+
+    def __init__(self, kb: KnowledgeBase, run: Run):
+        self.kb = kb
+        self.run = run
+        seen = set()
+        ordered = []
+        for s in sorted(run.supports, key=lambda s: (s.conclusion, s.premise, s.rule, s.via)):
+            if (s.conclusion, s.premise, s.via) not in seen:
+                seen.add((s.conclusion, s.premise, s.via))
+                ordered.append(s)
+        self.supports: tuple[Support, ...] = tuple(ordered)
+        self.by_conclusion: dict[tuple, list[Support]] = {}
+        for s in self.supports:
+            self.by_conclusion.setdefault(s.conclusion, []).append(s)
+        self._cf: dict[tuple, float] = {}
+        self._contributions: dict[tuple, tuple[Contribution, ...]] = {}
+        for key in self.by_conclusion:
+            self.cf(key)
+
+    # -- certainty --------------------------------------------------------------------------
+    def kind(self, key: tuple) -> str | None:
+        if key[0] == "Belief":
+            return self.kb.node_kind(key[1])
+        return key[0].lower()
+
+    def cf(self, key: tuple, _visiting: frozenset = frozenset()) -> float:
+        """Certainty of a fact: 1 for evidence, combined contributions for a belief."""
+        if key[0] == "Evidence":
+            return 1.0
+        if key in self._cf:
+            return self._cf[key]
+        if key in _visiting:  # a cycle cannot come from a linted KB; count it as no support
+            return 0.0
+        parts = []
+        for s in self.by_conclusion.get(key, ()):
+            premise_cf = self.cf(s.premise, _visiting | {key})
+            value = contribution(premise_cf, s.strength, self.kind(s.premise), s.premise[0] == "Evidence")
+            parts.append(Contribution(s, premise_cf, value))
+        result = round(combine(p.value for p in parts), 6)
+        self._cf[key] = result
+        self._contributions[key] = tuple(parts)
+        return result
+
+    def contributions(self, key: tuple) -> tuple[Contribution, ...]:
+        """The evaluated supports of a belief (empty for evidence)."""
+        self.cf(key)
+        return self._contributions.get(key, ())
+
+    def beliefs(self, kind: str) -> list[tuple[tuple, float]]:
+        """Beliefs about nodes of ``kind`` with their certainty, strongest first, ties by id then side."""
+        out = [(k, self._cf[k]) for k in self._cf if k[0] == "Belief" and self.kb.node_kind(k[1]) == kind]
+        return sorted(out, key=lambda kv: (-kv[1], kv[0][1], kv[0][2]))
+
+    # -- justification ---------------------------------------------------------------------
+    @cached_property
+    def influence(self) -> dict[tuple, dict[tuple, float]]:
+        """For every belief: each evidence fact's signed influence along its strongest live path."""
+        memo: dict[tuple, dict[tuple, float]] = {}
+
+        def walk(key: tuple, visiting: frozenset) -> dict[tuple, float]:
+            if key in memo:
+                return memo[key]
+            out: dict[tuple, float] = {}
+            if key[0] == "Evidence":
+                out[key] = 1.0
+            elif key not in visiting:
+                for part in self.contributions(key):
+                    if part.value == 0.0:
+                        continue
+                    scale = part.support.strength if part.support.premise[0] == "Evidence" else part.value / max(abs(part.premise_cf), 1e-9)
+                    for ev, weight in walk(part.support.premise, visiting | {key}).items():
+                        candidate = weight * scale
+                        if abs(candidate) > abs(out.get(ev, 0.0)):
+                            out[ev] = candidate
+            memo[key] = out
+            return out
+
+        return {key: walk(key, frozenset()) for key in self.by_conclusion}
+
+    def best_path(self, key: tuple, accept=lambda premise: True) -> list[tuple]:
+        """The strongest chain of live supports from an accepted evidence fact up to ``key``.
+
+        Returns the keys from the evidence to ``key`` (inclusive), or ``[]`` when no accepted
+        evidence reaches it.
+        """
+        memo: dict[tuple, tuple[float, list[tuple]]] = {}
+
+        def walk(k: tuple, visiting: frozenset) -> tuple[float, list[tuple]]:
+            if k in memo:
+                return memo[k]
+            if k[0] == "Evidence":
+                result = (1.0, [k]) if accept(k) else (0.0, [])
+            elif k in visiting:
+                result = (0.0, [])
+            else:
+                result = (0.0, [])
+                for part in self.contributions(k):
+                    if part.value <= 0.0:
+                        continue
+                    score, path = walk(part.support.premise, visiting | {k})
+                    score *= part.support.strength
+                    if path and (score > result[0] + 1e-12 or (abs(score - result[0]) <= 1e-12 and result[1] and path < result[1][:-1])):
+                        result = (score, path + [k])
+            memo[k] = result
+            return result
+
+        return walk(key, frozenset())[1]
+
+    def via_between(self, premise: tuple, conclusion: tuple) -> Support | None:
+        """The support linking ``premise`` to ``conclusion``, if any."""
+        for s in self.by_conclusion.get(conclusion, ()):
+            if s.premise == premise:
+                return s
+        return None

@@ -1,0 +1,126 @@
+"""Compile a knowledge base into rule specifications (plain data; no experta here).
+
+Every rule has ONE pattern that filters on constants (the Rete matcher hashes those), so a
+consultation costs about one match per fact. Rules are generated from the KB, never written by hand:
+
+=================  =====================================================  =========================
+rule id            matches                                                 declares
+=================  =====================================================  =========================
+screen:<flag>      Evidence(kind=red_flag, id=<flag>, value=present)       Alarm(flag, level)
+stop:emergency     Alarm(level=emergency)                                  halts the run
+pain:<site>        Evidence(kind=pain, id=<site>)                          Belief(condition) per site link
+<kind>:<id>:<res>  Evidence(kind=finding|test, id, value=<result>)         Belief(target) per effect
+history:<id>       Evidence(kind=history, id, value=present)               Belief(target) per effect
+diagnosis:<id>     Evidence(kind=diagnosis, id=<condition>)                Belief(condition)
+explain:<node>     Belief(node=<dysfunction or condition>)                 Belief(cause) per chain link
+member:<state>     Belief(node=tight:<m> / weak:<m>)                       Belief(root) per root listing it
+plan:<root>        Belief(node=<root>) and no Alarm                        Target(muscle, action) per muscle
+=================  =====================================================  =========================
+
+Salience: red-flag screening 100, the emergency stop 90, everything else 0 (ranking happens after
+the run, so the order of equal-salience rules never matters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compensa.kb.model import KnowledgeBase, muscle_state_id
+
+__all__ = ["DIAGNOSIS_STRENGTH", "Emit", "RuleSpec", "compile_rules"]
+
+#: Belief given to a condition the case says is already diagnosed.
+DIAGNOSIS_STRENGTH = 0.9
+
+SCREEN_SALIENCE = 100
+STOP_SALIENCE = 90
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """One conclusion a rule declares, with the KB item that justifies it.
+
+    ``via`` names the justification: ``site:<condition>@<site>``, ``effect:<assessment>:<result>``,
+    ``link:<cause>-><effect>``, ``member:<root>``, ``flag:<id>`` or ``plan:<root>``.
+    ``sided`` says whether the conclusion keeps the premise's side.
+    """
+
+    fact: str  # Belief | Alarm | Target
+    values: tuple[tuple[str, object], ...]
+    strength: float
+    via: str
+    sided: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """A generated rule: one constant pattern, optional "no alarm" guard, and what it declares."""
+
+    id: str
+    salience: int
+    fact: str
+    match: tuple[tuple[str, object], ...]
+    emits: tuple[Emit, ...]
+    unless_alarm: bool = False
+    halts: bool = False
+
+
+def _belief(kb: KnowledgeBase, node: str, strength: float, via: str) -> Emit:
+    return Emit("Belief", (("node", node),), strength, via, kb.is_sided(node))
+
+
+def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
+    """All rules for ``kb``, in a stable order (sorted by id within each family)."""
+    rules: list[RuleSpec] = []
+    for flag in sorted(kb.red_flags.values(), key=lambda f: f.id):
+        rules.append(RuleSpec(
+            f"screen:{flag.id}", SCREEN_SALIENCE, "Evidence",
+            (("kind", "red_flag"), ("id", flag.id), ("value", "present")),
+            (Emit("Alarm", (("flag", flag.id), ("level", flag.level)), 1.0, f"flag:{flag.id}", False),)))
+    rules.append(RuleSpec("stop:emergency", STOP_SALIENCE, "Alarm", (("level", "emergency"),), (), halts=True))
+
+    for site in sorted(kb.pain_sites):
+        emits = tuple(_belief(kb, c.id, s.strength, f"site:{c.id}@{site}") for c, s in kb.conditions_at(site))
+        if emits:
+            rules.append(RuleSpec(f"pain:{site}", 0, "Evidence", (("kind", "pain"), ("id", site)), emits))
+
+    for assessment in sorted(kb.assessments.values(), key=lambda a: a.id):
+        for result in assessment.results:
+            effects = assessment.outcomes.get(result, ())
+            if effects:
+                emits = tuple(_belief(kb, e.target, e.strength, f"effect:{assessment.id}:{result}") for e in effects)
+                rules.append(RuleSpec(
+                    f"{assessment.kind}:{assessment.id}:{result}", 0, "Evidence",
+                    (("kind", assessment.kind), ("id", assessment.id), ("value", result)), emits))
+
+    for item in sorted(kb.history.values(), key=lambda h: h.id):
+        emits = tuple(_belief(kb, e.target, e.strength, f"effect:{item.id}:present") for e in item.effects)
+        rules.append(RuleSpec(f"history:{item.id}", 0, "Evidence",
+                              (("kind", "history"), ("id", item.id), ("value", "present")), emits))
+
+    for condition in sorted(kb.conditions):
+        rules.append(RuleSpec(
+            f"diagnosis:{condition}", 0, "Evidence", (("kind", "diagnosis"), ("id", condition)),
+            (_belief(kb, condition, DIAGNOSIS_STRENGTH, f"diagnosis:{condition}"),)))
+
+    for node in sorted(set(kb.dysfunctions) | set(kb.conditions)):
+        links = sorted(kb.causes_of(node), key=lambda link: link.cause)
+        if links:
+            rules.append(RuleSpec(
+                f"explain:{node}", 0, "Belief", (("node", node),),
+                tuple(_belief(kb, link.cause, link.strength, f"link:{link.id}") for link in links)))
+
+    states = sorted({muscle_state_id(m, s) for r in kb.roots.values() for s, ms in (("tight", r.tight), ("weak", r.weak)) for m in ms})
+    for state in states:
+        roots = sorted(kb.roots_with(state), key=lambda r: r.id)
+        rules.append(RuleSpec(
+            f"member:{state}", 0, "Belief", (("node", state),),
+            tuple(_belief(kb, r.id, r.member_strength, f"member:{r.id}") for r in roots)))
+
+    for root in sorted(kb.roots.values(), key=lambda r: r.id):
+        emits = tuple(
+            Emit("Target", (("muscle", m), ("action", action), ("root", root.id)), 1.0, f"plan:{root.id}", True)
+            for action, muscles in (("stretch", root.tight), ("strengthen", root.weak)) for m in muscles)
+        if emits:
+            rules.append(RuleSpec(f"plan:{root.id}", 0, "Belief", (("node", root.id),), emits, unless_alarm=True))
+    return tuple(rules)

@@ -1,0 +1,9 @@
+"""Working-memory fact types: what the inference engine declares and matches.
+
+These are plain declarations (name, fields, meaning); the engine turns each into an experta
+``Fact`` class, so experta stays imported in one place.
+"""
+
+from compensa.facts.types import ALARM, BELIEF, EVIDENCE, FACT_TYPES, TARGET, FactType
+
+__all__ = ["ALARM", "BELIEF", "EVIDENCE", "FACT_TYPES", "TARGET", "FactType"]

@@ -1,0 +1,39 @@
+"""The four fact types of a consultation's working memory.
+
+* ``Evidence`` — one piece of case input: ``kind`` (pain, finding, test, history, diagnosis,
+  red_flag), ``id``, ``side`` (``left``, ``right`` or ``""``) and ``value`` (present, absent,
+  positive, negative). "Absent" and "negative" are real facts; an unasked question is no fact.
+* ``Belief`` — a hypothesis reached from evidence: a chain node (condition, dysfunction, root, or a
+  muscle state such as ``tight:iliopsoas``) on a side. Rules only add beliefs; how strongly each is
+  held is computed after the run from the recorded supports.
+* ``Alarm`` — a red flag that is present, with its triage level.
+* ``Target`` — a muscle to stretch or strengthen because a root imbalance was reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ALARM", "BELIEF", "EVIDENCE", "FACT_TYPES", "TARGET", "FactType"]
+
+
+@dataclass(frozen=True, slots=True)
+class FactType:
+    """A working-memory fact type: its name and its fields, in key order."""
+
+    name: str
+    fields: tuple[str, ...]
+    meaning: str
+
+    def key(self, values: dict) -> tuple:
+        """A hashable identity of one fact of this type: ``(name, field values...)``."""
+        return (self.name, *(values[f] for f in self.fields))
+
+
+EVIDENCE = FactType("Evidence", ("kind", "id", "side", "value"), "one piece of case input")
+BELIEF = FactType("Belief", ("node", "side"), "a hypothesis reached from evidence")
+ALARM = FactType("Alarm", ("flag", "level"), "a red flag that is present")
+TARGET = FactType("Target", ("muscle", "action", "side", "root"), "a muscle to stretch or strengthen")
+
+#: Every fact type, by name.
+FACT_TYPES = {t.name: t for t in (EVIDENCE, BELIEF, ALARM, TARGET)}

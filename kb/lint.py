@@ -1,0 +1,259 @@
+"""Cross-reference and graph checks of the knowledge base (the part of ``kb lint`` after the schema).
+
+Each check appends :class:`~compensa.errors.Problem` records with ``file:line:col`` and, for an
+unknown id, the closest known ids. Checks: references to unknown ids; strengths out of range or
+above what the evidence grade allows; links from or to the wrong kind of node; assessments whose
+results support nothing; roots whose exercises are missing; cycles; roots that reach no pain site;
+conditions no root reaches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from compensa.errors import Problem, closest
+from compensa.kb.schema import EVIDENCE_CAPS
+
+__all__ = ["check_references_and_graph", "lint_kb"]
+
+
+class _Checker:
+    def __init__(self, read):
+        self.read = read
+        self.s = read.sections
+        self.problems = read.problems
+        ids = lambda section: {e["id"] for e in self.s[section]}  # noqa: E731
+        self.regions = set((read.meta or {}).get("regions") or ())
+        self.sources = ids("sources")
+        self.muscles = ids("muscles")
+        self.sites = ids("pain_sites")
+        self.roots = ids("roots")
+        self.dysfunctions = ids("dysfunctions")
+        self.conditions = ids("conditions")
+        self.red_flags = ids("red_flags")
+
+    def where(self, entry: dict, field: str) -> str:
+        return str(entry["_where"].get(field) or entry["at"])
+
+    def ref(self, entry: dict, field: str, value: str, known: Iterable[str], what: str, label: str) -> None:
+        known = set(known)
+        if value not in known:
+            self.problems.append(Problem(f"{label}: unknown {what} {value!r}", self.where(entry, field), value,
+                                         closest(value, sorted(known))))
+
+    def refs(self, entry: dict, field: str, known, what: str, label: str) -> None:
+        for value in entry.get(field) or ():
+            self.ref(entry, field, value, known, what, label)
+
+    def strength(self, entry: dict, label: str, *, field: str = "strength", negative: bool = False) -> None:
+        value, grade = entry[field], entry.get("evidence")
+        low = -1.0 if negative else 0.0
+        if not (low <= value <= 1.0) or value == 0.0:
+            span = "between -1 and 1 (not 0)" if negative else "above 0 and at most 1"
+            self.problems.append(Problem(f"{label}: {field} {value:g} must be {span}", self.where(entry, field), value))
+            return
+        cap = EVIDENCE_CAPS.get(grade or "")
+        if cap is not None and abs(value) > cap + 1e-9:
+            self.problems.append(Problem(
+                f"{label}: {field} {value:g} is above what evidence {grade} allows ({cap:g}); "
+                f"weak evidence gets a low number", self.where(entry, field), value))
+
+    # -- the checks ---------------------------------------------------------------------------
+    def check_sources(self) -> None:
+        for section in ("muscles", "interventions", "roots", "dysfunctions", "conditions", "links",
+                        "assessments", "history", "red_flags"):
+            for entry in self.s[section]:
+                label = self._label(section, entry)
+                self.ref(entry, "source", entry["source"], self.sources, "source", label)
+
+    def check_regions(self) -> None:
+        for section in ("muscles", "pain_sites", "dysfunctions", "assessments"):
+            for entry in self.s[section]:
+                self.ref(entry, "region", entry["region"], self.regions, "region", self._label(section, entry))
+
+    def check_anatomy(self) -> None:
+        for e in self.s["muscles"]:
+            label = self._label("muscles", e)
+            self.refs(e, "sites", self.sites, "pain site", label)
+            self.refs(e, "opposes", self.muscles, "muscle", label)
+        for e in self.s["interventions"]:
+            self.ref(e, "muscle", e["muscle"], self.muscles, "muscle", self._label("interventions", e))
+        for e in self.s["pain_sites"]:
+            self.refs(e, "screen", self.red_flags, "red flag", self._label("pain_sites", e))
+
+    def check_roots(self) -> None:
+        have = {(e["muscle"], e["action"]) for e in self.s["interventions"]}
+        for e in self.s["roots"]:
+            label = self._label("roots", e)
+            self.refs(e, "tight", self.muscles, "muscle", label)
+            self.refs(e, "weak", self.muscles, "muscle", label)
+            self.strength(e, label, field="member_strength")
+            if e["kind"] == "muscular" and not (e["tight"] or e["weak"]):
+                self.problems.append(Problem(f"{label}: a muscular root needs at least one tight or weak muscle",
+                                             self.where(e, "id")))
+            if e["kind"] == "structural" and (e["tight"] or e["weak"]):
+                self.problems.append(Problem(f"{label}: a structural root lists no muscles", self.where(e, "kind")))
+            both = set(e["tight"]) & set(e["weak"])
+            for muscle in sorted(both):
+                self.problems.append(Problem(f"{label}: muscle {muscle!r} is listed as both tight and weak",
+                                             self.where(e, "weak")))
+            for field, action in (("tight", "stretch"), ("weak", "strengthen")):
+                for muscle in e[field]:
+                    if muscle in self.muscles and (muscle, action) not in have:
+                        self.problems.append(Problem(
+                            f"{label}: asks to {action} {muscle!r} but interventions.yaml has no {action} for it",
+                            self.where(e, field), muscle))
+
+    def check_conditions(self) -> None:
+        for e in self.s["conditions"]:
+            label = self._label("conditions", e)
+            if not e["sites"]:
+                self.problems.append(Problem(f"{label}: lists no pain sites", self.where(e, "sites")))
+            for site in e["sites"]:
+                self.ref(site, "site", site["site"], self.sites, "pain site", label)
+                self.strength(site, f"{label} site {site['site']!r}")
+
+    def check_links(self) -> None:
+        causes = self.roots | self.dysfunctions | self.conditions
+        effects = self.dysfunctions | self.conditions
+        for e in self.s["links"]:
+            label = f"link {e['from']} -> {e['to']}"
+            if e["from"] in self.roots | self.dysfunctions | self.conditions:
+                pass
+            else:
+                hint = " (links start at a root, dysfunction or condition)" if e["from"] in self.muscles | self.sites else ""
+                self.problems.append(Problem(f"{label}: unknown cause {e['from']!r}{hint}", self.where(e, "from"),
+                                             e["from"], closest(e["from"], sorted(causes))))
+            if e["to"] not in effects:
+                hint = " (a root cannot be an effect)" if e["to"] in self.roots else (
+                    " (pain sites belong in a condition's sites)" if e["to"] in self.sites else "")
+                self.problems.append(Problem(f"{label}: unknown effect {e['to']!r}{hint}", self.where(e, "to"),
+                                             e["to"], closest(e["to"], sorted(effects))))
+            if e["from"] == e["to"]:
+                self.problems.append(Problem(f"{label}: a link cannot point at itself", self.where(e, "to")))
+            self.strength(e, label)
+
+    def check_effects(self) -> None:
+        nodes = self.roots | self.dysfunctions | self.conditions
+        for section, fields in (("assessments", ("on_positive", "on_negative", "on_present", "on_absent")),
+                                ("history", ("on_present",))):
+            for e in self.s[section]:
+                label = self._label(section, e)
+                if section == "assessments":
+                    wrong = ("on_present", "on_absent") if e["kind"] == "test" else ("on_positive", "on_negative")
+                    for field in wrong:
+                        if e[field]:
+                            right = {"on_present": "on_positive", "on_absent": "on_negative",
+                                     "on_positive": "on_present", "on_negative": "on_absent"}[field]
+                            self.problems.append(Problem(
+                                f"{label}: a {e['kind']} uses {right!r}, not {field!r}", self.where(e, field)))
+                for field in fields:
+                    for effect in e.get(field) or ():
+                        self._effect(effect, f"{label} {field}", nodes)
+                yes = "on_present" if section == "history" or e["kind"] == "finding" else "on_positive"
+                if not any(x["strength"] > 0 for x in e.get(yes) or ()):
+                    self.problems.append(Problem(
+                        f"{label}: {yes.removeprefix('on_')} result supports nothing (give {yes} a positive effect)",
+                        self.where(e, "id")))
+
+    def _effect(self, effect: dict, label: str, nodes: set[str]) -> None:
+        has_node, has_muscle = bool(effect.get("node")), bool(effect.get("muscle"))
+        if has_node == has_muscle or (has_muscle and not effect.get("state")):
+            self.problems.append(Problem(f"{label}: an effect names either 'node' or 'muscle' with 'state'",
+                                         str(effect["at"])))
+            return
+        if has_node:
+            hint = nodes | self.muscles
+            if effect["node"] not in nodes:
+                extra = " (use muscle: and state: for a muscle)" if effect["node"] in self.muscles else ""
+                self.problems.append(Problem(f"{label}: unknown node {effect['node']!r}{extra}",
+                                             self.where(effect, "node"), effect["node"],
+                                             closest(effect["node"], sorted(hint))))
+        else:
+            self.ref(effect, "muscle", effect["muscle"], self.muscles, "muscle", label)
+        self.strength(effect, label, negative=True)
+
+    def check_graph(self) -> None:
+        links = [e for e in self.s["links"]]
+        graph: dict[str, list[dict]] = {}
+        for e in links:
+            graph.setdefault(e["from"], []).append(e)
+        # cycles: depth-first search, report the link that closes each cycle
+        state: dict[str, int] = {}
+
+        def visit(node: str, path: list[str]) -> None:
+            state[node] = 1
+            for e in graph.get(node, ()):
+                nxt = e["to"]
+                if state.get(nxt) == 1:
+                    cycle = path[path.index(nxt):] + [node, nxt] if nxt in path else [node, nxt]
+                    self.problems.append(Problem(
+                        f"link {e['from']} -> {e['to']} closes a cycle ({' -> '.join(dict.fromkeys(cycle))} -> {nxt}); "
+                        f"links go from cause to effect only", str(e["at"])))
+                elif state.get(nxt) is None:
+                    visit(nxt, path + [node])
+            state[node] = 2
+
+        for node in sorted(graph):
+            if state.get(node) is None:
+                visit(node, [])
+        sited = {e["id"] for e in self.s["conditions"] if e["sites"]}
+        reach_memo: dict[str, set[str]] = {}
+
+        def reach(node: str, seen: frozenset = frozenset()) -> set[str]:
+            if node in reach_memo:
+                return reach_memo[node]
+            out = {node}
+            for e in graph.get(node, ()):
+                if e["to"] not in seen:
+                    out |= reach(e["to"], seen | {node})
+            reach_memo[node] = out
+            return out
+
+        reached: set[str] = set()
+        for e in self.s["roots"]:
+            nodes = reach(e["id"])
+            reached |= nodes
+            if not nodes & sited:
+                self.problems.append(Problem(
+                    f"root {e['id']!r} reaches no pain site: link it to a dysfunction or condition",
+                    self.where(e, "id")))
+        for e in self.s["conditions"]:
+            if e["id"] not in reached:
+                self.problems.append(Problem(
+                    f"condition {e['id']!r} is not reached from any root: add a link that explains it",
+                    self.where(e, "id")))
+
+    @staticmethod
+    def _label(section: str, entry: dict) -> str:
+        name = {"history": "history item", "pain_sites": "pain site", "red_flags": "red flag"}.get(
+            section, section.rstrip("s"))
+        return f"{name} {entry.get('id')!r}"
+
+    def run(self) -> None:
+        self.check_sources()
+        self.check_regions()
+        self.check_anatomy()
+        self.check_roots()
+        self.check_conditions()
+        self.check_links()
+        self.check_effects()
+        self.check_graph()
+
+
+def check_references_and_graph(read) -> None:
+    """Run every reference and graph check on a :class:`~compensa.kb.loader.KBRead`."""
+    _Checker(read).run()
+
+
+def _sort_key(problem: Problem):
+    path, _, rest = problem.where.partition(":")
+    line, _, col = rest.partition(":")
+    return (path, int(line) if line.isdigit() else 0, int(col) if col.isdigit() else 0, problem.message)
+
+
+def lint_kb(path=None) -> list[Problem]:
+    """Every problem in the KB folder at ``path`` (bundled KB by default), sorted by file and line."""
+    from compensa.kb.loader import read_kb
+
+    return sorted(read_kb(path).problems, key=_sort_key)

@@ -1,0 +1,216 @@
+"""Load the knowledge base from its YAML files into the typed model.
+
+:func:`read_kb` reads and checks every ``*.yaml`` file of a KB folder and returns what it could
+build together with every problem found (``file:line:col`` each). :func:`load_kb` is the strict
+entry point used by the engine: any problem raises :class:`~compensa.errors.KBError`. The bundled
+KB is loaded once per process and cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from compensa.errors import KBError, Problem, closest
+from compensa.kb.model import (
+    Assessment, Condition, Dysfunction, Effect, HistoryItem, Intervention, KnowledgeBase, Link,
+    Muscle, PainSite, RedFlag, Root, SiteLink, Source, muscle_state_id,
+)
+from compensa.kb.schema import SECTIONS, check_entry
+from compensa.kb.yamlsource import Location, MarkedDict, MarkedList, read_yaml
+
+__all__ = ["BUNDLED_KB", "KBRead", "load_kb", "read_kb"]
+
+#: The folder of the knowledge base shipped with compensa.
+BUNDLED_KB = Path(__file__).resolve().parent / "data"
+
+_LIST_SECTIONS = tuple(s for s in SECTIONS if s not in ("kb", "site", "effect"))
+_NODE_SECTIONS = ("muscles", "pain_sites", "roots", "dysfunctions", "conditions")
+_TERM_SECTIONS = ("assessments", "history", "red_flags")
+
+
+class KBRead:
+    """What reading a KB folder produced: checked entries by section, problems, content hash."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.sections: dict[str, list[dict]] = {name: [] for name in _LIST_SECTIONS}
+        self.meta: dict | None = None
+        self.problems: list[Problem] = []
+        self.content_hash = ""
+        self.kb: KnowledgeBase | None = None
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return rel if not rel.startswith("..") else str(path)
+
+
+def _read_files(read: KBRead) -> None:
+    files = sorted(read.path.glob("*.yaml")) if read.path.is_dir() else []
+    if not files:
+        read.problems.append(Problem(f"no *.yaml knowledge-base files in {read.path}", _display(read.path)))
+        return
+    digest = hashlib.sha256()
+    for file in files:
+        shown = _display(file)
+        try:
+            raw = file.read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            read.problems.append(Problem(f"cannot read file: {exc}", f"{shown}:1:1"))
+            continue
+        digest.update(file.name.encode() + b"\0" + raw + b"\0")
+        data, problems = read_yaml(text, shown)
+        read.problems.extend(problems)
+        if data is None:
+            continue
+        if not isinstance(data, dict):
+            read.problems.append(Problem("a KB file must be a mapping of sections (e.g. 'muscles:')", f"{shown}:1:1"))
+            continue
+        for section, body in data.items():
+            where = data.where(section) if isinstance(data, MarkedDict) else Location(shown, 1, 1)
+            if section == "kb":
+                if read.meta is not None:
+                    read.problems.append(Problem("the 'kb' section appears twice", str(where)))
+                read.meta = check_entry(body, "kb", where, read.problems)
+                continue
+            if section not in read.sections:
+                read.problems.append(Problem(f"unknown section {section!r}", str(where), section,
+                                             closest(str(section), list(read.sections) + ["kb"], 2)))
+                continue
+            if body is None:
+                continue
+            if not isinstance(body, list):
+                read.problems.append(Problem(f"section {section!r} must be a list of entries", str(where)))
+                continue
+            for index, item in enumerate(body):
+                item_at = body.where(index) if isinstance(body, MarkedList) else where
+                entry = check_entry(item, section, item_at, read.problems)
+                if entry is not None:
+                    read.sections[section].append(entry)
+    read.content_hash = digest.hexdigest()
+    if read.meta is None:
+        read.problems.append(Problem("missing the 'kb' section (name, version, regions); it belongs in kb.yaml",
+                                     _display(read.path / "kb.yaml")))
+
+
+def _dedupe(read: KBRead) -> None:
+    """Report duplicate ids (nodes share one id space, case terms another) and drop the repeats."""
+    for group in (_NODE_SECTIONS, _TERM_SECTIONS, ("sources",), ("interventions",)):
+        seen: dict[str, tuple[str, Location]] = {}
+        for section in group:
+            kept = []
+            for entry in read.sections[section]:
+                first = seen.get(entry["id"])
+                if first:
+                    kind = first[0].rstrip("s").replace("_", " ")
+                    read.problems.append(Problem(
+                        f"duplicate id {entry['id']!r}: already used by a {kind} at {first[1]}",
+                        str(entry["_where"].get("id", entry["at"]))))
+                    continue
+                seen[entry["id"]] = (section, entry["at"])
+                kept.append(entry)
+            read.sections[section] = kept
+    seen_links: dict[tuple[str, str], Location] = {}
+    kept = []
+    for entry in read.sections["links"]:
+        key = (entry["from"], entry["to"])
+        if key in seen_links:
+            read.problems.append(Problem(f"duplicate link {key[0]} -> {key[1]} (first at {seen_links[key]})", str(entry["at"])))
+            continue
+        seen_links[key] = entry["at"]
+        kept.append(entry)
+    read.sections["links"] = kept
+
+
+def _effect(entry: dict) -> Effect | None:
+    if entry.get("node"):
+        target = entry["node"]
+    elif entry.get("muscle") and entry.get("state"):
+        target = muscle_state_id(entry["muscle"], entry["state"])
+    else:
+        return None
+    return Effect(target, entry["strength"], entry["evidence"], entry["at"])
+
+
+def _effects(entries) -> tuple[Effect, ...]:
+    return tuple(e for e in (_effect(x) for x in entries) if e is not None)
+
+
+def _build(read: KBRead) -> KnowledgeBase:
+    s = read.sections
+    meta = read.meta or {"name": "compensa", "version": "0", "regions": ()}
+    common = lambda e: {k: v for k, v in e.items() if not k.startswith("_")}  # noqa: E731
+
+    def table(section, make):
+        return {e["id"]: make(common(e)) for e in s[section]}
+
+    assessments = {}
+    for e in s["assessments"]:
+        yes, no = ("on_present", "on_absent") if e["kind"] == "finding" else ("on_positive", "on_negative")
+        word_yes, word_no = ("present", "absent") if e["kind"] == "finding" else ("positive", "negative")
+        assessments[e["id"]] = Assessment(
+            e["id"], e["label"], e["aliases"], e["kind"], e["region"], e["sided"], e["how"], e["reading"],
+            e["source"], {word_yes: _effects(e[yes]), word_no: _effects(e[no])}, e["at"])
+    return KnowledgeBase(
+        name=meta["name"] or "compensa",
+        version=meta["version"] or "0",
+        content_hash=read.content_hash,
+        regions=tuple(meta["regions"] or ()),
+        sources=table("sources", lambda e: Source(e["id"], e["citation"], e["url"], e["kind"], e["at"])),
+        muscles=table("muscles", lambda e: Muscle(**{k: e[k] for k in Muscle.__slots__})),
+        interventions=table("interventions", lambda e: Intervention(**{k: e[k] for k in Intervention.__slots__})),
+        pain_sites=table("pain_sites", lambda e: PainSite(**{k: e[k] for k in PainSite.__slots__})),
+        roots=table("roots", lambda e: Root(**{k: e[k] for k in Root.__slots__})),
+        dysfunctions=table("dysfunctions", lambda e: Dysfunction(**{k: e[k] for k in Dysfunction.__slots__})),
+        conditions=table("conditions", lambda e: Condition(
+            e["id"], e["label"], e["aliases"], e["icd10"], e["sided"], e["medical"],
+            e["summary"], e["source"],
+            tuple(SiteLink(x["site"], x["strength"], x["evidence"], x["at"]) for x in e["sites"]), e["at"])),
+        links=tuple(Link(e["from"], e["to"], e["strength"], e["evidence"], e["mechanism"], e["source"], e["at"])
+                    for e in s["links"]),
+        assessments=assessments,
+        history=table("history", lambda e: HistoryItem(e["id"], e["label"], e["aliases"], _effects(e["on_present"]),
+                                                      e["source"], e["at"])),
+        red_flags=table("red_flags", lambda e: RedFlag(**{k: e[k] for k in RedFlag.__slots__})),
+        path=_display(read.path),
+    )
+
+
+def read_kb(path: str | os.PathLike | None = None) -> KBRead:
+    """Read and check the KB folder at ``path`` (the bundled KB by default); never raises KBError.
+
+    The result holds every problem found (syntax, schema, references, graph) and, when the files
+    could be read at all, the model built from the entries that were well-formed.
+    """
+    from compensa.kb.lint import check_references_and_graph  # lint builds on the loader
+
+    read = KBRead(Path(path) if path is not None else BUNDLED_KB)
+    _read_files(read)
+    _dedupe(read)
+    check_references_and_graph(read)
+    read.kb = _build(read)
+    return read
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str) -> KnowledgeBase:
+    read = read_kb(path)
+    if read.problems:
+        raise KBError(read.problems)
+    return read.kb
+
+
+def load_kb(path: str | os.PathLike | None = None) -> KnowledgeBase:
+    """Load and validate a knowledge base (the bundled one by default); cached per path.
+
+    Raises :class:`~compensa.errors.KBError` listing every problem when the KB does not lint clean.
+    """
+    resolved = Path(path).resolve() if path is not None else BUNDLED_KB
+    return _load_cached(str(resolved))

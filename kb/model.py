@@ -1,0 +1,349 @@
+"""The typed knowledge base: frozen records built once by :func:`compensa.kb.load_kb`.
+
+Chain nodes (muscles, pain sites, roots, dysfunctions, conditions) share one id space; a muscle
+state ("tight iliopsoas") is a node too, with id ``tight:iliopsoas``. Case terms (assessments,
+history items, red flags) share a second id space. Every record keeps the :class:`Location` it was
+read from, so messages and explanations can point at the file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from compensa.kb.yamlsource import Location
+
+__all__ = [
+    "Assessment",
+    "Condition",
+    "Dysfunction",
+    "Effect",
+    "HistoryItem",
+    "Intervention",
+    "KnowledgeBase",
+    "Link",
+    "Muscle",
+    "PainSite",
+    "RedFlag",
+    "Root",
+    "SiteLink",
+    "Source",
+    "muscle_state_id",
+    "split_muscle_state",
+]
+
+STATES = ("tight", "weak")
+
+
+def muscle_state_id(muscle: str, state: str) -> str:
+    """Node id of a muscle state, e.g. ``tight:iliopsoas``."""
+    return f"{state}:{muscle}"
+
+
+def split_muscle_state(node_id: str) -> tuple[str, str] | None:
+    """``("tight", "iliopsoas")`` for a muscle-state node id, else ``None``."""
+    state, sep, muscle = node_id.partition(":")
+    return (state, muscle) if sep and state in STATES else None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    id: str
+    citation: str
+    url: str
+    kind: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Muscle:
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    region: str
+    sites: tuple[str, ...]
+    action: str
+    tendency: str
+    opposes: tuple[str, ...]
+    source: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Intervention:
+    id: str
+    muscle: str
+    action: str
+    label: str
+    how: str
+    dose: str
+    source: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class PainSite:
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    region: str
+    screen: tuple[str, ...]
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    kind: str
+    sided: bool
+    tight: tuple[str, ...]
+    weak: tuple[str, ...]
+    member_strength: float
+    evidence: str
+    summary: str
+    source: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Dysfunction:
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    region: str
+    sided: bool
+    summary: str
+    source: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLink:
+    site: str
+    strength: float
+    evidence: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    icd10: str
+    sided: bool
+    medical: bool
+    summary: str
+    source: str
+    sites: tuple[SiteLink, ...]
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A cause -> effect chain link; ``strength`` is how far the effect points back to the cause."""
+
+    cause: str
+    effect: str
+    strength: float
+    evidence: str
+    mechanism: str
+    source: str
+    at: Location
+
+    @property
+    def id(self) -> str:
+        return f"{self.cause}->{self.effect}"
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What one assessment result or history item does to a node (a muscle state or a KB node)."""
+
+    target: str
+    strength: float
+    evidence: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    kind: str  # finding | test
+    region: str
+    sided: bool
+    how: str
+    reading: str
+    source: str
+    outcomes: Mapping[str, tuple[Effect, ...]]  # result word -> effects
+    at: Location
+
+    @property
+    def results(self) -> tuple[str, str]:
+        """The two result words: ``(present, absent)`` for findings, ``(positive, negative)`` for tests."""
+        return ("present", "absent") if self.kind == "finding" else ("positive", "negative")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    effects: tuple[Effect, ...]
+    source: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class RedFlag:
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    question: str
+    category: str
+    level: str
+    advice: str
+    source: str
+    at: Location
+
+
+def _frozen(mapping: Mapping) -> Mapping:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """The whole knowledge base, indexed by id. Build it with :func:`compensa.kb.load_kb`."""
+
+    name: str
+    version: str
+    content_hash: str
+    regions: tuple[str, ...]
+    sources: Mapping[str, Source]
+    muscles: Mapping[str, Muscle]
+    interventions: Mapping[str, Intervention]
+    pain_sites: Mapping[str, PainSite]
+    roots: Mapping[str, Root]
+    dysfunctions: Mapping[str, Dysfunction]
+    conditions: Mapping[str, Condition]
+    links: tuple[Link, ...]
+    assessments: Mapping[str, Assessment]
+    history: Mapping[str, HistoryItem]
+    red_flags: Mapping[str, RedFlag]
+    path: str = ""
+    _index: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("sources", "muscles", "interventions", "pain_sites", "roots", "dysfunctions",
+                     "conditions", "assessments", "history", "red_flags"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        causes: dict[str, list[Link]] = {}
+        effects: dict[str, list[Link]] = {}
+        for link in self.links:
+            causes.setdefault(link.effect, []).append(link)
+            effects.setdefault(link.cause, []).append(link)
+        self._index["causes"] = {k: tuple(v) for k, v in causes.items()}
+        self._index["effects"] = {k: tuple(v) for k, v in effects.items()}
+        by_site: dict[str, list[tuple[Condition, SiteLink]]] = {}
+        for condition in self.conditions.values():
+            for site in condition.sites:
+                by_site.setdefault(site.site, []).append((condition, site))
+        self._index["conditions_at"] = {k: tuple(v) for k, v in by_site.items()}
+        member_of: dict[str, list[Root]] = {}
+        for root in self.roots.values():
+            for state, muscles in (("tight", root.tight), ("weak", root.weak)):
+                for muscle in muscles:
+                    member_of.setdefault(muscle_state_id(muscle, state), []).append(root)
+        self._index["member_of"] = {k: tuple(v) for k, v in member_of.items()}
+        exercises: dict[tuple[str, str], Intervention] = {}
+        for item in self.interventions.values():
+            exercises.setdefault((item.muscle, item.action), item)
+        self._index["exercise"] = exercises
+
+    @property
+    def version_string(self) -> str:
+        """The KB version every report carries: human version plus content hash."""
+        return f"{self.name} {self.version}+{self.content_hash[:12]}"
+
+    def causes_of(self, node_id: str) -> tuple[Link, ...]:
+        """Links whose effect is ``node_id`` (what could have caused it)."""
+        return self._index["causes"].get(node_id, ())
+
+    def effects_of(self, node_id: str) -> tuple[Link, ...]:
+        """Links whose cause is ``node_id`` (what it leads to)."""
+        return self._index["effects"].get(node_id, ())
+
+    def conditions_at(self, site_id: str) -> tuple[tuple[Condition, SiteLink], ...]:
+        """Conditions that hurt at ``site_id``, with the site link."""
+        return self._index["conditions_at"].get(site_id, ())
+
+    def roots_with(self, state_id: str) -> tuple[Root, ...]:
+        """Roots whose tight or weak set contains the muscle state ``state_id``."""
+        return self._index["member_of"].get(state_id, ())
+
+    def exercise(self, muscle: str, action: str) -> Intervention | None:
+        """The stretch or strengthening exercise for ``muscle``, if the KB has one."""
+        return self._index["exercise"].get((muscle, action))
+
+    def node(self, node_id: str):
+        """The record of a chain node id (muscle state ids return the muscle), or ``None``."""
+        state = split_muscle_state(node_id)
+        if state:
+            return self.muscles.get(state[1])
+        for table in (self.roots, self.dysfunctions, self.conditions, self.pain_sites, self.muscles):
+            if node_id in table:
+                return table[node_id]
+        return None
+
+    def node_kind(self, node_id: str) -> str | None:
+        """``root``, ``dysfunction``, ``condition``, ``pain_site``, ``muscle`` or ``muscle_state``."""
+        if split_muscle_state(node_id):
+            return "muscle_state"
+        for kind, table in (("root", self.roots), ("dysfunction", self.dysfunctions),
+                            ("condition", self.conditions), ("pain_site", self.pain_sites),
+                            ("muscle", self.muscles)):
+            if node_id in table:
+                return kind
+        return None
+
+    def label(self, node_id: str) -> str:
+        """A readable label for any node or case-term id."""
+        state = split_muscle_state(node_id)
+        if state:
+            muscle = self.muscles.get(state[1])
+            return f"{state[0]} {muscle.label if muscle else state[1]}"
+        record = self.node(node_id)
+        if record is None:
+            record = self.assessments.get(node_id) or self.history.get(node_id) or self.red_flags.get(node_id)
+        return getattr(record, "label", node_id)
+
+    def is_sided(self, node_id: str) -> bool:
+        """Whether a node can be one-sided (muscle states and pain sites always can)."""
+        kind = self.node_kind(node_id)
+        if kind in ("muscle_state", "pain_site", "muscle"):
+            return True
+        record = self.node(node_id)
+        return bool(getattr(record, "sided", False))
+
+    def counts(self) -> dict[str, int]:
+        """How many entries of each kind the KB holds."""
+        findings = sum(1 for a in self.assessments.values() if a.kind == "finding")
+        return {
+            "muscles": len(self.muscles),
+            "pain_sites": len(self.pain_sites),
+            "roots": len(self.roots),
+            "dysfunctions": len(self.dysfunctions),
+            "conditions": len(self.conditions),
+            "findings": findings,
+            "tests": len(self.assessments) - findings,
+            "history": len(self.history),
+            "red_flags": len(self.red_flags),
+            "interventions": len(self.interventions),
+            "links": len(self.links),
+            "sources": len(self.sources),
+        }

@@ -1,0 +1,95 @@
+"""Resolve the words people type ("IT band", "low back", "Ober's test") to knowledge-base ids.
+
+Matching ignores case, spaces, hyphens, underscores, slashes and apostrophes. Each case section
+has its own vocabulary (pain sites, findings, tests, history, diagnoses, red flags), so the same
+word can be a finding and a dysfunction without ambiguity; a word found in the wrong section is
+reported with the section it belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from compensa.errors import closest
+from compensa.kb.model import KnowledgeBase
+
+__all__ = ["KINDS", "Vocabulary", "normalize"]
+
+#: Vocabulary kinds, in the order of the case sections.
+KINDS = ("pain", "finding", "test", "history", "diagnosis", "red_flag", "muscle", "root")
+
+_SEPARATORS = re.compile(r"[\s\-_/.,]+")
+
+
+def normalize(term: str) -> str:
+    """Canonical form used for matching: lower case, words joined by ``_``, no apostrophes."""
+    term = term.strip().lower().replace("'", "").replace("\u2019", "")
+    return _SEPARATORS.sub("_", term).strip("_")
+
+
+class Vocabulary:
+    """Term -> id lookup for every kind of case term, with aliases and suggestions."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self._ids: dict[str, list[str]] = {k: [] for k in KINDS}
+        self._index: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        self._entries: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {k: [] for k in KINDS}
+        findings = [a for a in kb.assessments.values() if a.kind == "finding"]
+        tests = [a for a in kb.assessments.values() if a.kind == "test"]
+        for kind, records in (
+            ("pain", kb.pain_sites.values()), ("finding", findings), ("test", tests),
+            ("history", kb.history.values()), ("diagnosis", kb.conditions.values()),
+            ("red_flag", kb.red_flags.values()), ("muscle", kb.muscles.values()), ("root", kb.roots.values()),
+        ):
+            for record in sorted(records, key=lambda r: r.id):
+                aliases = tuple(record.aliases)
+                if kind == "finding" and record.id in kb.dysfunctions:
+                    aliases += tuple(a for a in kb.dysfunctions[record.id].aliases if a not in aliases)
+                self._add(kind, record.id, record.label, aliases)
+
+    def _add(self, kind: str, id_: str, label: str, aliases: Iterable[str]) -> None:
+        self._ids[kind].append(id_)
+        self._entries[kind].append((id_, label, tuple(aliases)))
+        index = self._index[kind]
+        for word in (id_, label, *aliases):
+            index.setdefault(normalize(word), id_)
+
+    def ids(self, kind: str) -> list[str]:
+        """All ids of ``kind``, sorted."""
+        return list(self._ids[kind])
+
+    def resolve(self, kind: str, term: object) -> str | None:
+        """The id ``term`` names in ``kind`` (by id, label or alias), or ``None``."""
+        if not isinstance(term, str):
+            return None
+        return self._index[kind].get(normalize(term))
+
+    def suggest(self, kind: str, term: object, n: int = 3) -> tuple[str, ...]:
+        """The closest ids of ``kind`` to an unknown ``term``."""
+        if not isinstance(term, str):
+            return ()
+        word = normalize(term)
+        found = list(closest(word, self._ids[kind], n))
+        if len(found) < n:
+            for alias, id_ in self._index[kind].items():
+                if id_ not in found and (word and (word in alias or alias in word)):
+                    found.append(id_)
+                if len(found) >= n:
+                    break
+        if len(found) < n:
+            for id_ in closest(word, list(self._index[kind]), n):
+                mapped = self._index[kind][id_]
+                if mapped not in found:
+                    found.append(mapped)
+        return tuple(found[:n])
+
+    def other_kinds(self, kind: str, term: object) -> list[str]:
+        """Case kinds other than ``kind`` in which ``term`` is known (to say where it belongs)."""
+        return [k for k in KINDS[:6] if k != kind and self.resolve(k, term)]
+
+    def to_dict(self) -> dict[str, list[dict[str, object]]]:
+        """Every kind's ids with labels and aliases (for ``GET /v1/kb/vocabulary``)."""
+        return {kind: [{"id": i, "label": label, "aliases": list(aliases)} for i, label, aliases in entries]
+                for kind, entries in self._entries.items()}

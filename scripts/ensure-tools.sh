@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Install what compensa needs and is missing: uv, the locked Python dependencies, Graphviz's `dot`
+# and (with --browser) Chromium for the browser tests. Safe to run again: it only adds what is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=1 ;;
+  esac
+done
+
+say() { printf '[compensa setup] %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo "$@"; else return 1; fi
+}
+
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  if [ "$apt_updated" = 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || return 1
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# 1. uv
+UV=$(command -v uv || true)
+if [ -z "$UV" ] && [ -x "$HOME/.local/bin/uv" ]; then UV="$HOME/.local/bin/uv"; fi
+if [ -z "$UV" ]; then
+  say "installing uv with pip"
+  python3 -m pip install --quiet --user uv 2>/dev/null \
+    || python3 -m pip install --quiet uv 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages uv
+  UV=$(command -v uv || true)
+  [ -z "$UV" ] && [ -x "$HOME/.local/bin/uv" ] && UV="$HOME/.local/bin/uv"
+  [ -z "$UV" ] && UV="python3 -m uv"
+fi
+
+# 2. the locked Python environment (.venv)
+$UV sync --locked --quiet
+
+# 3. Graphviz's dot (optional: without it compensa writes DOT instead of SVG/PNG)
+if ! command -v dot >/dev/null 2>&1; then
+  say "Graphviz 'dot' not found: installing the graphviz package"
+  if ! apt_install graphviz; then
+    say "could not install Graphviz (needs root and apt-get). compensa still works and writes DOT files;"
+    say "install Graphviz (e.g. 'sudo apt-get install graphviz') to get SVG and PNG."
+  fi
+fi
+
+# 4. Chromium for the browser tests (only with --browser)
+if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  say "Chromium not found: installing chromium for the browser tests"
+  apt_install chromium chromium-driver || say "could not install Chromium; browser tests will be skipped."
+fi
+exit 0
