@@ -71,7 +71,7 @@ def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
     for key, cf in plan.rank(reasoning, "root"):
         _, root_id, side = key
         root = kb.roots[root_id]
-        influence = reasoning.influence.get(key, {})
+        influence = reasoning.reported_influence(key)
         supporting = sorted((k for k, v in influence.items() if v > 0), key=lambda k: (-influence[k], k))
         conflicting = sorted((k for k, v in influence.items() if v < 0), key=lambda k: (influence[k], k))
         tested = _has_test_support(reasoning, influence)
@@ -87,6 +87,8 @@ def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
                     for k, cf in plan.rank(reasoning, "dysfunction")]
     conditions = []
     for k, cf in plan.rank(reasoning, "condition"):
+        if all(ev[1] == "history" for ev in reasoning.reported_influence(k)):
+            continue  # context alone does not make a condition: it only raises suspicion upstream
         c = kb.conditions[k[1]]
         conditions.append({"id": c.id, "label": c.label, "side": k[2] or None, "confidence": round(cf, 3),
                            "icd10": c.icd10 or None, "medical": c.medical})

@@ -18,9 +18,13 @@ __all__ = [
 #: Beliefs below this certainty are left out of the ranked lists (``explain --why-not`` still sees them).
 REPORT_MIN = 0.1
 #: A root must reach this certainty for its muscles to become targets.
-TARGET_MIN = 0.3
-#: Targets come from at most this many of the top roots.
+TARGET_MIN = 0.4
+#: A muscle whose state the evidence refutes at least this much is never targeted.
+REFUTED = -0.2
+#: Targets come from at most this many of the top roots ...
 TARGET_ROOTS = 3
+#: ... and a root after the first must reach this certainty too (keeps the plan focused).
+SECONDARY_TARGET_MIN = 0.5
 
 REVIEW_ADVICE = ("Muscle balance work is deliberately one-sided until the body is back in balance; once the "
                  "pain has eased, return to normal activity and review posture and muscle balance about every "
@@ -77,15 +81,20 @@ def _chain_to_pain(reasoning: Reasoning, root_key: tuple) -> list[str]:
 
 
 def _phrase(kb: KnowledgeBase, chain: list[str]) -> str:
-    """'the lower back pain through anterior pelvic tilt and hyperlordosis' from a chain."""
+    """'explains the pain at the outside of the knee through iliotibial band syndrome' from a chain."""
     if len(chain) < 2:
         return ""
     end = chain[-1]
     middle = [kb.label(n).lower() for n in chain[1:-1] if kb.node_kind(n) in ("dysfunction", "condition")]
     end_label = kb.label(end).lower()
-    if kb.node_kind(end) == "pain_site" or end in kb.pain_sites:
-        end_label = f"the pain at the {end_label}" if not end_label.startswith("the ") else f"the pain {end_label}"
-    text = f"explains {end_label}"
+    if end in kb.pain_sites:
+        text = f"explains the pain at the {end_label.removeprefix('the ')}"
+    elif kb.node_kind(end) in ("dysfunction", "condition"):
+        text = f"explains the {end_label}"
+    else:
+        text = f"is supported by the {end_label} result"
+        middle = [kb.label(n).lower() for n in chain[1:-1] if kb.node_kind(n) in ("dysfunction", "condition", "muscle_state")]
+        return text + (" (" + ", ".join(middle) + ")" if middle else "")
     if middle:
         text += " through " + (", ".join(middle[:-1]) + " and " + middle[-1] if len(middle) > 1 else middle[0])
     return text
@@ -97,7 +106,15 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
         return []
     planned = {(s.conclusion[1], s.conclusion[2], s.conclusion[3], s.conclusion[4])
                for s in reasoning.supports if s.conclusion[0] == "Target"}
-    roots = [(k, cf) for k, cf in rank(reasoning, "root", TARGET_MIN)][:TARGET_ROOTS]
+    ranked = rank(reasoning, "root", TARGET_MIN)[:TARGET_ROOTS]
+    roots = ranked[:1]
+    explained = {ev for k, _ in roots for ev, w in reasoning.reported_influence(k).items() if w > 0}
+    for key, cf in ranked[1:]:
+        own = {ev for ev, w in reasoning.reported_influence(key).items() if w > 0}
+        # a further root must be likely AND rest on evidence the roots before it do not already explain
+        if cf >= SECONDARY_TARGET_MIN and own - explained:
+            roots.append((key, cf))
+            explained |= own
     chosen: dict[tuple[str, str], dict] = {}
     for (_, root_id, side), cf in roots:
         root = kb.roots[root_id]
@@ -111,6 +128,9 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
                     chosen[key]["also_roots"].append(root_id)
                     continue
                 state = "tight" if action == "stretch" else "weak"
+                state_cf = reasoning.reported_cf(belief_key(muscle_state_id(muscle, state), side))
+                if state_cf <= REFUTED:
+                    continue
                 painful = _painful(kb, muscle, side, case)
                 label = kb.muscles[muscle].label
                 because = (f"{'Stretch' if action == 'stretch' else 'Strengthen'} the {state} {label.lower()}: part of "
@@ -121,13 +141,12 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
                 if not painful:
                     because += ". It does not hurt there: it is where the chain starts"
                 exercise = kb.exercise(muscle, action)
-                evidence = reasoning.cf(belief_key(muscle_state_id(muscle, state), side))
                 chosen[key] = {
                     "muscle": muscle, "label": label, "action": action, "region": kb.muscles[muscle].region,
                     "side": side or None, "painful": painful, "because": because + ".",
                     "chain": [muscle] + (chain if chain and chain[0] == root_id else [root_id] + chain),
                     "root": root_id, "confidence": round(cf, 3),
-                    "muscle_state_confirmed": evidence >= 0.2,
+                    "muscle_state_confirmed": state_cf >= 0.2,
                     "exercise": ({"id": exercise.id, "label": exercise.label, "how": exercise.how, "dose": exercise.dose}
                                  if exercise else None),
                     "also_roots": [],
@@ -186,7 +205,7 @@ def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit:
         if best[1] is None or total < 0.01:
             continue
         _, node, side, (result, effect) = best
-        cf = reasoning.cf(belief_key(node, side))
+        cf = reasoning.reported_cf(belief_key(node, side))
         verb = "confirm or refute" if assessment.outcomes[assessment.results[1]] else "support"
         why = f"Would {verb} {kb.label(node).lower()}{f' ({side})' if side else ''}, now at {cf:.2f}: {assessment.reading}"
         scored.append((-round(total, 9), assessment.id, {

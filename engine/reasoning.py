@@ -88,10 +88,47 @@ class Reasoning:
         self.cf(key)
         return self._contributions.get(key, ())
 
+    def merged_keys(self, key: tuple) -> tuple[tuple, ...]:
+        """The beliefs read together as ``key``: a sided belief also takes the side-unknown one.
+
+        Evidence without a side reaches a sided node as side ``""`` (side not known). When the same
+        node is also believed on a side, the side-unknown support applies to that side too. The
+        merge happens at read-out only, never during propagation, so no evidence is counted twice
+        along one chain.
+        """
+        if key[0] == "Belief" and key[2]:
+            unsided = (key[0], key[1], "")
+            if unsided in self.by_conclusion:
+                return (key, unsided)
+        return (key,)
+
+    def reported_cf(self, key: tuple) -> float:
+        """Certainty of a belief as reported (sided beliefs include side-unknown support)."""
+        keys = self.merged_keys(key)
+        if len(keys) == 1:
+            return self.cf(key)
+        return round(combine(p.value for k in keys for p in self.contributions(k)), 6)
+
+    def shown(self, key: tuple) -> bool:
+        """False for a side-unknown belief whose node is also believed on a side (it is merged there)."""
+        if key[0] != "Belief" or key[2]:
+            return True
+        return not any((key[0], key[1], side) in self.by_conclusion for side in ("left", "right"))
+
     def beliefs(self, kind: str) -> list[tuple[tuple, float]]:
-        """Beliefs about nodes of ``kind`` with their certainty, strongest first, ties by id then side."""
-        out = [(k, self._cf[k]) for k in self._cf if k[0] == "Belief" and self.kb.node_kind(k[1]) == kind]
+        """Reported beliefs about nodes of ``kind``, strongest first, ties by id then side."""
+        out = [(k, self.reported_cf(k)) for k in self._cf
+               if k[0] == "Belief" and self.kb.node_kind(k[1]) == kind and self.shown(k)]
         return sorted(out, key=lambda kv: (-kv[1], kv[0][1], kv[0][2]))
+
+    def reported_influence(self, key: tuple) -> dict[tuple, float]:
+        """Evidence influence on a belief as reported (merged like :meth:`reported_cf`)."""
+        out: dict[tuple, float] = {}
+        for k in self.merged_keys(key):
+            for ev, weight in self.influence.get(k, {}).items():
+                if abs(weight) > abs(out.get(ev, 0.0)):
+                    out[ev] = weight
+        return out
 
     # -- justification ---------------------------------------------------------------------
     @cached_property
@@ -109,9 +146,8 @@ class Reasoning:
                 for part in self.contributions(key):
                     if part.value == 0.0:
                         continue
-                    scale = part.support.strength if part.support.premise[0] == "Evidence" else part.value / max(abs(part.premise_cf), 1e-9)
                     for ev, weight in walk(part.support.premise, visiting | {key}).items():
-                        candidate = weight * scale
+                        candidate = weight * part.support.strength
                         if abs(candidate) > abs(out.get(ev, 0.0)):
                             out[ev] = candidate
             memo[key] = out
@@ -119,7 +155,7 @@ class Reasoning:
 
         return {key: walk(key, frozenset()) for key in self.by_conclusion}
 
-    def best_path(self, key: tuple, accept=lambda premise: True) -> list[tuple]:
+    def best_path(self, key: tuple, accept=lambda premise: True) -> list[tuple]:  # noqa: C901
         """The strongest chain of live supports from an accepted evidence fact up to ``key``.
 
         Returns the keys from the evidence to ``key`` (inclusive), or ``[]`` when no accepted
@@ -146,7 +182,12 @@ class Reasoning:
             memo[k] = result
             return result
 
-        return walk(key, frozenset())[1]
+        best: tuple[float, list[tuple]] = (0.0, [])
+        for k in self.merged_keys(key):
+            score, path = walk(k, frozenset())
+            if path and score > best[0]:
+                best = (score, path[:-1] + [key])
+        return best[1]
 
     def via_between(self, premise: tuple, conclusion: tuple) -> Support | None:
         """The support linking ``premise`` to ``conclusion``, if any."""

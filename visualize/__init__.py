@@ -1,1 +1,16 @@
-"""placeholder"""
+"""Explanations: provenance graphs (networkx), their rendering (Graphviz) and text views."""
+
+from compensa.visualize.dot import dot_available, to_dot, write_graph
+from compensa.visualize.graph import explanation_graph, focus, graph_to_json
+
+__all__ = ["dot_available", "explanation_graph", "focus", "graph_to_json", "render_report_graph", "to_dot",
+           "write_graph"]
+
+
+def render_report_graph(report, path, full: bool = False):
+    """Write a report's explanation graph to ``path`` (.svg/.png/.dot); return (path written, note)."""
+    graph = explanation_graph(report)
+    if not full:
+        graph = focus(graph, report)
+    title = f"compensa explanation — {report.case.name or 'consultation'}"
+    return write_graph(to_dot(graph, title, report.kb.regions), path)
