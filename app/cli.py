@@ -174,9 +174,9 @@ def kb_show(ctx, entry_id, fmt):
         _emit(json.dumps(entries if len(entries) > 1 else entries[0], indent=2, ensure_ascii=False))
         return
     for entry in entries:
-        click.echo(f"{entry['label']}  [{entry['kind']} {entry['id']}]  {entry['at']}")
+        click.echo(f"{entry['label']}  [{entry['entry_type']} {entry['id']}]  {entry['at']}")
         for key, value in entry.items():
-            if key in ("label", "kind", "id", "at") or value in (None, "", [], {}):
+            if key in ("label", "entry_type", "id", "at") or value in (None, "", [], {}):
                 continue
             if isinstance(value, list) and value and isinstance(value[0], dict):
                 click.echo(f"  {key.replace('_', ' ')}:")

@@ -36,6 +36,8 @@ class _Checker:
         return str(entry["_where"].get(field) or entry["at"])
 
     def ref(self, entry: dict, field: str, value: str, known: Iterable[str], what: str, label: str) -> None:
+        if field in entry.get("_failed", ()) or not value:
+            return  # already reported by the schema check
         known = set(known)
         if value not in known:
             self.problems.append(Problem(f"{label}: unknown {what} {value!r}", self.where(entry, field), value,
@@ -46,6 +48,8 @@ class _Checker:
             self.ref(entry, field, value, known, what, label)
 
     def strength(self, entry: dict, label: str, *, field: str = "strength", negative: bool = False) -> None:
+        if field in entry.get("_failed", ()):
+            return  # already reported by the schema check
         value, grade = entry[field], entry.get("evidence")
         low = -1.0 if negative else 0.0
         if not (low <= value <= 1.0) or value == 0.0:
@@ -226,6 +230,8 @@ class _Checker:
 
     @staticmethod
     def _label(section: str, entry: dict) -> str:
+        if section == "links":
+            return f"link {entry.get('from')} -> {entry.get('to')}"
         name = {"history": "history item", "pain_sites": "pain site", "red_flags": "red flag"}.get(
             section, section.rstrip("s"))
         return f"{name} {entry.get('id')!r}"
@@ -238,7 +244,8 @@ class _Checker:
         self.check_conditions()
         self.check_links()
         self.check_effects()
-        self.check_graph()
+        if not any(p.message.startswith("YAML") for p in self.problems):
+            self.check_graph()  # a file that could not be read would make every reachability claim false
 
 
 def check_references_and_graph(read) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from compensa.errors import Problem, closest
 from compensa.kb.yamlsource import Location, MarkedDict, MarkedList
 
-__all__ = ["EVIDENCE_CAPS", "ID_PATTERN", "SECTIONS", "FieldSpec", "check_entry"]
+__all__ = ["EVIDENCE_CAPS", "ID_PATTERN", "KEY_FIELDS", "SECTIONS", "FieldSpec", "check_entry"]
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -135,8 +135,17 @@ def _nested_list(spec_name: str):
     return convert
 
 
+_FALLBACK = {_text: "", _optional_text: "", _id: "", _ids: (), _aliases: (), _bool: False, _number: 0.0}
+
+
 def F(convert, required: bool = True, default: object = None) -> FieldSpec:
+    if required and default is None:
+        default = _FALLBACK.get(convert, "")
     return FieldSpec(convert, required, default)
+
+
+#: Fields that identify an entry: when one of these is unusable, the whole entry is dropped.
+KEY_FIELDS = frozenset({"id", "from", "to", "site", "muscle", "node", "kind"})
 
 
 SECTIONS: dict[str, dict[str, FieldSpec]] = {
@@ -194,7 +203,8 @@ def check_entry(raw: object, section: str, at: Location | None, problems: list[P
     start = raw.at if isinstance(raw, MarkedDict) and raw.at else at
     label = f"{name} {raw.get('id')!r}" if isinstance(raw.get("id"), str) else name
     field_at: dict[str, Location | None] = {}
-    clean: dict[str, object] = {"at": start, "_where": field_at}
+    failed: set[str] = set()
+    clean: dict[str, object] = {"at": start, "_where": field_at, "_failed": failed}
     usable = True
     for key in raw:
         if key not in spec:
@@ -205,7 +215,8 @@ def check_entry(raw: object, section: str, at: Location | None, problems: list[P
         if field_name not in raw or raw[field_name] is None and field_spec.required:
             if field_spec.required:
                 problems.append(Problem(f"{label} is missing required field {field_name!r}", str(start)))
-                usable = False
+                failed.add(field_name)
+                usable = usable and field_name not in KEY_FIELDS
             clean[field_name] = field_spec.default
             continue
         where = raw.where(field_name) if isinstance(raw, MarkedDict) else start
@@ -214,7 +225,8 @@ def check_entry(raw: object, section: str, at: Location | None, problems: list[P
             clean[field_name] = field_spec.convert(raw[field_name], where, problems)
         except ValueError as exc:
             problems.append(Problem(f"{label}: field {field_name!r} {exc}", str(where), raw[field_name]))
-            if field_spec.required:
+            failed.add(field_name)
+            if field_spec.required and field_name in KEY_FIELDS:
                 usable = False
             clean[field_name] = field_spec.default
     return clean if usable else None

@@ -47,7 +47,7 @@ def describe(kb: KnowledgeBase, entry_id: str) -> list[dict]:
         raise KBError(Problem(f"no KB entry with id {entry_id!r}", "kb show", entry_id, closest(entry_id, known)))
     out = []
     for kind, record in found:
-        data = {"kind": kind, "at": str(record.at), **_plain(record)}
+        data = {"entry_type": kind, "at": str(record.at), **_plain(record)}
         if kind in ("dysfunction", "condition", "root"):
             data["caused_by"] = [_link_view(x, "cause") for x in kb.causes_of(entry_id)]
             data["leads_to"] = [_link_view(x, "effect") for x in kb.effects_of(entry_id)]
