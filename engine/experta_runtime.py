@@ -22,7 +22,7 @@ import importlib.metadata
 import logging
 
 __all__ = [
-    "AS", "Fact", "KnowledgeEngine", "NOT", "Rule", "DispatchReteMatcher", "fact_classes",
+    "AS", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher", "Rule", "fact_classes",
 ]
 
 

@@ -51,12 +51,13 @@ def _method_name(index: int, rule_id: str) -> str:
 class CompiledKB:
     """A knowledge base compiled into an experta engine class, with a pool of instances."""
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, matcher: type | None = None):
+        """Compile ``kb``; ``matcher`` overrides the Rete matcher class (tests compare against experta's own)."""
         self.kb = kb
         self.rules: tuple[RuleSpec, ...] = compile_rules(kb)
         self.classes = rt.fact_classes(FACT_TYPES.values())
         body = {_method_name(i, spec.id): self._make_rule(spec) for i, spec in enumerate(self.rules)}
-        body["__matcher__"] = rt.DispatchReteMatcher
+        body["__matcher__"] = matcher or rt.DispatchReteMatcher
         self.engine_class = type("CompiledCompensaKB", (rt.KnowledgeEngine,), body)
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
         self._pool.put(self._new_engine())

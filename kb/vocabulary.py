@@ -8,6 +8,7 @@ reported with the section it belongs to.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 
@@ -83,6 +84,9 @@ class Vocabulary:
                 mapped = self._index[kind][id_]
                 if mapped not in found:
                     found.append(mapped)
+        if not found:  # nothing is close: still offer the nearest few, so the user sees what is valid
+            ranked = sorted(self._ids[kind], key=lambda i: (-difflib.SequenceMatcher(None, word, i).ratio(), i))
+            found = ranked[:n]
         return tuple(found[:n])
 
     def other_kinds(self, kind: str, term: object) -> list[str]:

@@ -1,0 +1,111 @@
+"""The main compensation chains and the red flags, as a clinician would check them."""
+
+from __future__ import annotations
+
+import pytest
+
+from compensa.engine import DISCLAIMER, consult
+
+
+def top_root(report):
+    return report.root_causes[0]["id"] if report.root_causes else None
+
+
+def targets(report):
+    return {(t["muscle"], t["action"]) for t in report.targets}
+
+
+def test_lower_crossed_explains_low_back_pain():
+    report = consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt", "hyperlordosis"],
+                      "tests": ["thomas_test:positive", "abdominal_strength:positive"]})
+    assert top_root(report) == "lower_crossed_syndrome"
+    assert report.root_causes[0]["status"] == "confirmed"
+    assert {("iliopsoas", "stretch"), ("gluteus_maximus", "strengthen"), ("rectus_abdominis", "strengthen")} <= targets(report)
+    # the abdominals and glutes do not hurt: the plan treats away from the pain
+    assert any(not t["painful"] for t in report.targets)
+    chain = next(t["chain"] for t in report.targets if t["muscle"] == "iliopsoas")
+    assert chain[0] == "iliopsoas" and chain[1] == "lower_crossed_syndrome" and chain[-1] == "lower_back"
+
+
+def test_weak_gluteus_medius_explains_it_band_pain():
+    report = consult({"pain": [{"site": "lateral_knee", "side": "right"}],
+                      "tests": ["trendelenburg:positive:right", "hip_abductor_strength:positive:right",
+                                "ober_test:positive:right"]})
+    root = report.root_causes[0]
+    assert (root["id"], root["side"]) == ("lateral_hip_weakness", "right")
+    glute = next(t for t in report.targets if t["muscle"] == "gluteus_medius")
+    assert glute["action"] == "strengthen" and glute["side"] == "right" and glute["painful"] is False
+    assert glute["chain"][-1] == "lateral_knee" and "it_band_syndrome" in glute["chain"]
+    assert "does not hurt there" in glute["because"]
+
+
+def test_forward_head_explains_headache():
+    report = consult({"pain": ["head", "neck"], "findings": ["forward_head"],
+                      "tests": ["deep_neck_flexor_endurance:positive"]})
+    assert top_root(report) in ("upper_crossed_syndrome", "forward_head_imbalance")
+    assert any(c["id"] in ("tension_headache", "cervicogenic_headache") for c in report.conditions)
+    assert ("deep_neck_flexors", "strengthen") in targets(report)
+
+
+def test_side_matters_right_finding_supports_right_root_more():
+    base = {"pain": [{"site": "lateral_knee", "side": "right"}]}
+    right = consult({**base, "tests": ["trendelenburg:positive:right"]})
+    left = consult({**base, "tests": ["trendelenburg:positive:left"]})
+    cf = lambda r, side: max((x["confidence"] for x in r.root_causes if x["id"] == "lateral_hip_weakness" and x["side"] == side), default=0)  # noqa: E731
+    assert cf(right, "right") > cf(left, "right")
+
+
+def test_physical_confirms_visual():
+    visual = consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"]})
+    agree = consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"], "tests": ["thomas_test:positive"]})
+    disagree = consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"], "tests": ["thomas_test:negative"]})
+    cf = lambda r: next(x["confidence"] for x in r.root_causes if x["id"] == "lower_crossed_syndrome")  # noqa: E731
+    assert cf(agree) > cf(visual) > cf(disagree)
+    lcs = next(x for x in visual.root_causes if x["id"] == "lower_crossed_syndrome")
+    assert not lcs["physically_confirmed"] and lcs["unconfirmed"]
+
+
+def test_refuted_muscle_is_not_targeted():
+    report = consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt", "hyperlordosis"],
+                      "tests": ["abdominal_strength:positive", "hip_extensor_strength:positive", "thomas_test:negative"]})
+    assert "iliopsoas" not in {t["muscle"] for t in report.targets}
+
+
+@pytest.mark.parametrize("flag", ["saddle_anaesthesia", "bladder_dysfunction", "bowel_dysfunction"])
+def test_cauda_equina_is_an_emergency_and_stops_everything(flag):
+    report = consult({"pain": ["lower_back"], "red_flags": [flag], "findings": ["anterior_pelvic_tilt"]})
+    data = report.to_dict()
+    assert data["triage"]["level"] == "emergency" and data["triage"]["red_flags"] == [flag]
+    assert data["targets"] == [] and data["plan_withheld"] and data["review_advice"] is None
+    assert "emergency" in data["triage"]["advice"].lower()
+
+
+def test_urgent_red_flag_withholds_plan_but_keeps_reasoning():
+    report = consult({"pain": ["lower_back"], "red_flags": ["fever"], "findings": ["anterior_pelvic_tilt"]})
+    assert report.triage["level"] == "urgent" and report.targets == [] and report.root_causes
+
+
+def test_denied_red_flags_are_routine_and_unasked_ones_are_listed():
+    report = consult({"pain": ["lower_back"], "red_flags": [{"id": "fever", "present": False}]})
+    assert report.triage["level"] == "routine"
+    assert "saddle_anaesthesia" in report.triage["not_screened"] and "fever" not in report.triage["not_screened"]
+
+
+def test_report_contract_fields():
+    data = consult({"pain": ["lateral_knee"]}).to_dict()
+    for field in ("kb_version", "disclaimer", "triage", "root_causes", "dysfunctions", "conditions", "targets",
+                  "next_assessments"):
+        assert field in data
+    assert data["disclaimer"] == DISCLAIMER
+    assert {"level", "red_flags", "advice"} <= set(data["triage"])
+    assert data["next_assessments"] and all({"id", "label", "why"} <= set(n) for n in data["next_assessments"])
+
+
+def test_review_advice_present_when_plan_given():
+    data = consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"], "tests": ["thomas_test:positive"]}).to_dict()
+    assert data["targets"] and "6 months" in data["review_advice"]
+
+
+def test_diagnosis_is_taken_as_given():
+    report = consult({"diagnoses": ["spondylolisthesis"]})
+    assert report.conditions[0]["id"] == "spondylolisthesis" and report.conditions[0]["medical"] is True

@@ -1,0 +1,82 @@
+"""The experta layer: one import site, generated rules, and a fast matcher that matches exactly as experta does."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compensa.engine import experta_runtime as rt
+from compensa.engine import consultant_for, load_kb
+from compensa.engine.inference import CompiledKB
+from compensa.engine.rules import compile_rules
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_experta_is_imported_in_exactly_one_module():
+    importers = []
+    for folder in ("compensa", "kb", "facts", "engine", "visualize", "app"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if re.search(r"^\s*(from|import)\s+experta\b", path.read_text(), re.M):
+                importers.append(path.relative_to(ROOT).as_posix())
+    assert importers == ["engine/experta_runtime.py"]
+
+
+def test_experta_import_leaves_the_root_logger_alone():
+    import logging
+
+    assert not any(type(h).__module__.startswith("experta") for h in logging.getLogger().handlers)
+    assert rt.Fact is not None
+
+
+def test_rules_are_generated_from_the_kb_one_pattern_each():
+    kb = load_kb()
+    rules = compile_rules(kb)
+    ids = [r.id for r in rules]
+    assert len(ids) == len(set(ids))
+    assert {f"screen:{f}" for f in kb.red_flags} <= set(ids)
+    assert {f"explain:{link.effect}" for link in kb.links} <= set(ids)
+    assert all(r.salience == 100 for r in rules if r.id.startswith("screen:"))
+    assert all(r.unless_alarm for r in rules if r.id.startswith("plan:"))
+
+
+KB = load_kb()
+EVIDENCE = (
+    [("pain", s, "present") for s in sorted(KB.pain_sites)]
+    + [(a.kind, a.id, r) for a in sorted(KB.assessments.values(), key=lambda a: a.id) for r in a.results]
+    + [("history", h, "present") for h in sorted(KB.history)]
+    + [("red_flag", "fever", "present")]
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(items=st.lists(st.tuples(st.sampled_from(EVIDENCE), st.sampled_from(["", "left", "right"])), max_size=8, unique=True))
+def test_dispatch_matcher_gives_the_same_justifications_as_experta(items):
+    facts = {}
+    for (kind, id_, value), side in items:
+        facts[(kind, id_, side)] = {"kind": kind, "id": id_, "side": side, "value": value}
+    evidence = list(facts.values())
+    fast = consultant_for().compiled.run(evidence)
+    plain = _plain().run(evidence)
+    assert set(fast.supports) == set(plain.supports)
+    assert sorted(fast.fired) == sorted(plain.fired)
+
+
+_plain_cache = []
+
+
+def _plain():
+    if not _plain_cache:
+        _plain_cache.append(CompiledKB(KB, matcher=rt.ReteMatcher))
+    return _plain_cache[0]
+
+
+def test_each_consultation_starts_from_fresh_working_memory():
+    consultant = consultant_for()
+    first = consultant.consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"]}).to_dict()
+    consultant.consult({"pain": ["head"], "red_flags": ["saddle_anaesthesia"]})
+    again = consultant.consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"]}).to_dict()
+    assert first == again
