@@ -22,7 +22,8 @@ import importlib.metadata
 import logging
 
 __all__ = [
-    "AS", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher", "Rule", "fact_classes",
+    "AS", "CompiledEngine", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher", "Rule",
+    "fact_classes",
 ]
 
 
@@ -44,7 +45,7 @@ _handlers_before = list(_root.handlers)
 try:
     from experta import AS, NOT, Fact, KnowledgeEngine, Rule
     from experta.matchers.rete import ReteMatcher
-    from experta.matchers.rete.check import FeatureCheck
+    from experta.matchers.rete.check import FeatureCheck, TypeCheck
     from experta.matchers.rete.mixins import ChildNode
     from experta.matchers.rete.nodes import FeatureTesterNode
     from experta.fieldconstraint import L
@@ -57,6 +58,16 @@ finally:
     for _handler in list(_root.handlers):
         if _handler not in _handlers_before:
             _root.removeHandler(_handler)
+
+
+class CompiledEngine(KnowledgeEngine):
+    """A ``KnowledgeEngine`` whose deffacts are looked up once, not with ``inspect`` on every reset."""
+
+    def get_deffacts(self):
+        cached = self.__dict__.get("_deffacts_cache")
+        if cached is None:
+            cached = self.__dict__["_deffacts_cache"] = super().get_deffacts()
+        return cached
 
 
 def fact_classes(fact_types) -> dict[str, type]:
@@ -80,7 +91,7 @@ class _DispatchNode:
     def activate(self, token) -> None:
         fact = next(iter(token.data))
         try:
-            value = fact[self.key]
+            value = type(fact) if self.key is _TYPE else fact[self.key]
             children = self.table.get(value, ())
         except (KeyError, TypeError):
             return
@@ -90,12 +101,17 @@ class _DispatchNode:
     remove = activate
 
 
+_TYPE = object()  # dispatch key meaning "the fact's class"
+
+
 def _constant_check(child):
-    """``(key, value)`` when ``child`` tests a plain field against an unbound literal, else None."""
+    """``(key, value)`` when ``child`` tests a plain field (or the fact type) against a constant, else None."""
     node = child.node
     if not isinstance(node, FeatureTesterNode) or child.callback != node.activate:
         return None
     check = node.matcher
+    if isinstance(check, TypeCheck):
+        return _TYPE, check.fact_type
     if not isinstance(check, FeatureCheck) or not isinstance(check.how, L) or check.how.__bind__ is not None:
         return None
     if not isinstance(check.what, str) or "__" in check.what:
@@ -136,6 +152,7 @@ class DispatchReteMatcher(ReteMatcher):
     def build_network(self) -> None:
         super().build_network()
         self._dirty: list = []
+        self._memory_nodes = self._nodes_with_memory()
         for csn in self._get_conflict_set_nodes():
             original = csn._activate
 
@@ -145,6 +162,26 @@ class DispatchReteMatcher(ReteMatcher):
 
             csn._activate = tracked
         _add_dispatch(self.root_node, minimum=4, seen=set())
+
+    def _nodes_with_memory(self) -> list:
+        """Every node whose reset does something (beta, not and conflict-set nodes), found once."""
+        found, seen, todo = [], set(), [self.root_node]
+        while todo:
+            node = todo.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if not isinstance(node, (FeatureTesterNode, _DispatchNode)) and node is not self.root_node:
+                found.append(node)
+            children = node.grouped if isinstance(node, _DispatchNode) else [c.node for c in node.children]
+            todo.extend(c.node if hasattr(c, "node") else c for c in children)
+        return found
+
+    def reset(self) -> None:
+        """Reset only the nodes that hold memory (experta walks every alpha node too)."""
+        for node in self._memory_nodes:
+            node._reset()
+        self._dirty.clear()
 
     def changes(self, adding=None, deleting=None):
         if deleting is not None:

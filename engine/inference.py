@@ -55,10 +55,10 @@ class CompiledKB:
         """Compile ``kb``; ``matcher`` overrides the Rete matcher class (tests compare against experta's own)."""
         self.kb = kb
         self.rules: tuple[RuleSpec, ...] = compile_rules(kb)
-        self.classes = rt.fact_classes(FACT_TYPES.values())
+        self.classes = rt.fact_classes(t for t in FACT_TYPES.values() if t.name != "Target")
         body = {_method_name(i, spec.id): self._make_rule(spec) for i, spec in enumerate(self.rules)}
         body["__matcher__"] = matcher or rt.DispatchReteMatcher
-        self.engine_class = type("CompiledCompensaKB", (rt.KnowledgeEngine,), body)
+        self.engine_class = type("CompiledCompensaKB", (rt.CompiledEngine,), body)
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
         self._pool.put(self._new_engine())
 
@@ -66,6 +66,7 @@ class CompiledKB:
         engine = self.engine_class()
         engine.supports = []
         engine.fired = []
+        engine.declared = set()
         engine.halted = False
         return engine
 
@@ -77,17 +78,22 @@ class CompiledKB:
         if spec.unless_alarm:
             lhs.append(rt.NOT(classes["Alarm"]()))
         premise_type = fact_types[spec.fact]
-        emits = [(classes[e.fact], fact_types[e.fact], dict(e.values), e) for e in spec.emits]
+        emits = [(classes.get(e.fact), fact_types[e.fact], dict(e.values), e) for e in spec.emits]
 
         def fire(engine, fact):
             premise = premise_type.key(fact)
             side = fact.get("side", "")
             engine.fired.append(spec.id)
+            declared = engine.declared
             for cls, ftype, values, emit in emits:
                 if "side" in ftype.fields:
                     values = {**values, "side": side if emit.sided else ""}
-                engine.supports.append(Support(ftype.key(values), premise, spec.id, emit.via, emit.strength))
-                engine.declare(cls(**values))
+                key = ftype.key(values)
+                engine.supports.append(Support(key, premise, spec.id, emit.via, emit.strength))
+                # experta would drop an equal fact anyway; skipping it saves building one
+                if emit.declared and key not in declared:
+                    declared.add(key)
+                    engine.declare(cls(**values))
             if spec.halts:
                 engine.halted = True
                 engine.halt()
@@ -105,12 +111,15 @@ class CompiledKB:
             engine.reset()
             engine.supports = []
             engine.fired = []
+            engine.declared = set()
             engine.halted = False
             evidence_cls = self.classes["Evidence"]
+            evidence_type = FACT_TYPES["Evidence"]
             for item in evidence:
+                engine.declared.add(evidence_type.key(item))
                 engine.declare(evidence_cls(**item))
             engine.run()
             return Run(tuple(engine.supports), tuple(engine.fired), engine.halted)
         finally:
-            engine.supports, engine.fired = [], []
+            engine.supports, engine.fired, engine.declared = [], [], set()
             self._pool.put(engine)

@@ -159,7 +159,14 @@ def case_has_alarm(case: Case) -> bool:
 
 
 def _impacts(kb: KnowledgeBase, target: str) -> dict[str, float]:
-    """How one assessment effect target bears on roots and conditions (signed, one or two steps)."""
+    """How one assessment effect target bears on roots and conditions (up to three steps; cached per KB)."""
+    cache = kb._index.setdefault("impacts", {})
+    if target not in cache:
+        cache[target] = _compute_impacts(kb, target)
+    return cache[target]
+
+
+def _compute_impacts(kb: KnowledgeBase, target: str) -> dict[str, float]:
     out: dict[str, float] = {target: 1.0}
     state = split_muscle_state(target)
     if state:

@@ -117,9 +117,12 @@ class Reasoning:
 
     def beliefs(self, kind: str) -> list[tuple[tuple, float]]:
         """Reported beliefs about nodes of ``kind``, strongest first, ties by id then side."""
-        out = [(k, self.reported_cf(k)) for k in self._cf
-               if k[0] == "Belief" and self.kb.node_kind(k[1]) == kind and self.shown(k)]
-        return sorted(out, key=lambda kv: (-kv[1], kv[0][1], kv[0][2]))
+        cache = self.__dict__.setdefault("_beliefs", {})
+        if kind not in cache:
+            out = [(k, self.reported_cf(k)) for k in self._cf
+                   if k[0] == "Belief" and self.kb.node_kind(k[1]) == kind and self.shown(k)]
+            cache[kind] = sorted(out, key=lambda kv: (-kv[1], kv[0][1], kv[0][2]))
+        return list(cache[kind])
 
     def reported_influence(self, key: tuple) -> dict[tuple, float]:
         """Evidence influence on a belief as reported (merged like :meth:`reported_cf`)."""

@@ -14,7 +14,7 @@ history:<id>       Evidence(kind=history, id, value=present)               Belie
 diagnosis:<id>     Evidence(kind=diagnosis, id=<condition>)                Belief(condition)
 explain:<node>     Belief(node=<dysfunction or condition>)                 Belief(cause) per chain link
 member:<state>     Belief(node=tight:<m> / weak:<m>)                       Belief(root) per root listing it
-plan:<root>        Belief(node=<root>) and no Alarm                        Target(muscle, action) per muscle
+plan:<root>        Belief(node=<root>) and no Alarm                        Plan(root); Target per muscle
 =================  =====================================================  =========================
 
 Salience: red-flag screening 100, the emergency stop 90, everything else 0 (ranking happens after
@@ -45,11 +45,12 @@ class Emit:
     ``sided`` says whether the conclusion keeps the premise's side.
     """
 
-    fact: str  # Belief | Alarm | Target
+    fact: str  # Belief | Alarm | Plan | Target
     values: tuple[tuple[str, object], ...]
     strength: float
     via: str
     sided: bool
+    declared: bool = True  # False: recorded as a conclusion only (Target), not put in working memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +119,9 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
             tuple(_belief(kb, r.id, r.member_strength, f"member:{r.id}") for r in roots)))
 
     for root in sorted(kb.roots.values(), key=lambda r: r.id):
-        emits = tuple(
-            Emit("Target", (("muscle", m), ("action", action), ("root", root.id)), 1.0, f"plan:{root.id}", True)
+        emits = (Emit("Plan", (("root", root.id),), 1.0, f"plan:{root.id}", True),) + tuple(
+            Emit("Target", (("muscle", m), ("action", action), ("root", root.id)), 1.0, f"plan:{root.id}", True, False)
             for action, muscles in (("stretch", root.tight), ("strengthen", root.weak)) for m in muscles)
-        if emits:
+        if len(emits) > 1:
             rules.append(RuleSpec(f"plan:{root.id}", 0, "Belief", (("node", root.id),), emits, unless_alarm=True))
     return tuple(rules)

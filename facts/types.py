@@ -1,4 +1,4 @@
-"""The four fact types of a consultation's working memory.
+"""The fact types of a consultation's working memory.
 
 * ``Evidence`` — one piece of case input: ``kind`` (pain, finding, test, history, diagnosis,
   red_flag), ``id``, ``side`` (``left``, ``right`` or ``""``) and ``value`` (present, absent,
@@ -7,14 +7,17 @@
   muscle state such as ``tight:iliopsoas``) on a side. Rules only add beliefs; how strongly each is
   held is computed after the run from the recorded supports.
 * ``Alarm`` — a red flag that is present, with its triage level.
-* ``Target`` — a muscle to stretch or strengthen because a root imbalance was reached.
+* ``Plan`` — the exercise plan of a root imbalance on a side was drawn up (no red flag stopped it).
+  Its muscles (what to stretch, what to strengthen) are recorded as ``Target`` conclusions in the
+  provenance, one per muscle, rather than declared: no rule matches them, and a fact per muscle
+  would only cost time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ALARM", "BELIEF", "EVIDENCE", "FACT_TYPES", "TARGET", "FactType"]
+__all__ = ["ALARM", "BELIEF", "EVIDENCE", "FACT_TYPES", "PLAN", "TARGET", "FactType"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +36,9 @@ class FactType:
 EVIDENCE = FactType("Evidence", ("kind", "id", "side", "value"), "one piece of case input")
 BELIEF = FactType("Belief", ("node", "side"), "a hypothesis reached from evidence")
 ALARM = FactType("Alarm", ("flag", "level"), "a red flag that is present")
+PLAN = FactType("Plan", ("root", "side"), "the exercise plan of a root imbalance was drawn up")
+#: A recorded conclusion (not declared into working memory): one muscle of a plan.
 TARGET = FactType("Target", ("muscle", "action", "side", "root"), "a muscle to stretch or strengthen")
 
 #: Every fact type, by name.
-FACT_TYPES = {t.name: t for t in (EVIDENCE, BELIEF, ALARM, TARGET)}
+FACT_TYPES = {t.name: t for t in (EVIDENCE, BELIEF, ALARM, PLAN, TARGET)}

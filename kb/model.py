@@ -302,6 +302,12 @@ class KnowledgeBase:
 
     def node_kind(self, node_id: str) -> str | None:
         """``root``, ``dysfunction``, ``condition``, ``pain_site``, ``muscle`` or ``muscle_state``."""
+        kinds = self._index.setdefault("kind", {})
+        if node_id not in kinds:
+            kinds[node_id] = self._node_kind(node_id)
+        return kinds[node_id]
+
+    def _node_kind(self, node_id: str) -> str | None:
         if split_muscle_state(node_id):
             return "muscle_state"
         for kind, table in (("root", self.roots), ("dysfunction", self.dysfunctions),

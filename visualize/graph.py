@@ -125,6 +125,8 @@ def explanation_graph(report) -> nx.DiGraph:
         return nid
 
     for support in reasoning.supports:
+        if support.conclusion[0] == "Plan":
+            continue  # the plan's muscles are drawn as its Target conclusions
         premise = add_fact(support.premise)
         conclusion = add_fact(support.conclusion)
         firing = f"rule:{support.rule}@{premise}"
