@@ -128,6 +128,32 @@ def demo(ctx, fmt, graph):
         _write_graph(report, graph)
 
 
+@cli.command()
+@case_options
+@click.option("--target", "target", metavar="MUSCLE", help="WHY: the chain from this muscle to the pain it explains.")
+@click.option("--why-not", "why_not_root", metavar="ROOT", help="WHY NOT: why this root imbalance ranks low or is absent.")
+@click.option("--verbose", "-v", is_flag=True, help="Show every support and the certainty-factor arithmetic.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def explain(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, target, why_not_root,
+            verbose, fmt):
+    """Explain a consultation: HOW (default), WHY a target (--target), WHY NOT a root (--why-not)."""
+    from compensa.visualize import explain as explaining
+
+    if target and why_not_root:
+        raise UsageError("use --target or --why-not, not both")
+    data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis)
+    consultant = _consultant(ctx.obj["kb"])
+    report = consultant.consult(data)
+    if target:
+        result = explaining.why_target(report, target, consultant.vocabulary)
+    elif why_not_root:
+        result = explaining.why_not(report, why_not_root, consultant.vocabulary)
+    else:
+        result = explaining.how(report, verbose=verbose)
+    _emit(json.dumps(result, indent=2, ensure_ascii=False) if fmt == "json" else explaining.to_text(result))
+
+
 @cli.group()
 def kb():
     """Inspect and check the knowledge base."""
@@ -148,6 +174,28 @@ def kb_lint(ctx):
     read = read_kb(ctx.obj["kb"])
     counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in read.kb.counts().items())
     click.echo(f"{read.kb.version_string}: clean ({counts})")
+
+
+@kb.command("graph")
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write (.svg, .png or .dot).")
+@click.option("--root", "root", metavar="ID", help="Only what this root imbalance reaches.")
+@click.option("--region", "region", metavar="REGION", help="Only one body region and its neighbours.")
+@click.option("--no-muscles", is_flag=True, help="Leave out the muscles of each root.")
+@click.pass_context
+def kb_graph_command(ctx, output, root, region, no_muscles):
+    """Draw the KB's compensation network (for teaching)."""
+    from compensa.kb import load_kb
+    from compensa.visualize import kb_graph, to_dot, write_graph
+
+    knowledge = load_kb(ctx.obj["kb"])
+    graph = kb_graph(knowledge, root=root, region=region, muscles=not no_muscles)
+    title = f"compensa knowledge base {knowledge.version_string}" + (f" — {root}" if root else "") + (
+        f" — {region}" if region else "")
+    source = to_dot(graph, title, knowledge.regions, edge_note="edge label: link strength (how far the effect<br/>points back to the cause)")
+    written, note = write_graph(source, output)
+    click.echo(f"KB graph ({graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges) written to {written}", err=True)
+    if note:
+        click.echo(note, err=True)
 
 
 @kb.command("show")

@@ -46,8 +46,8 @@ _LEGEND_ROWS = [("pain", "painful site"), ("finding", "visual finding"), ("test"
 _LEGEND = ("<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'><tr><td colspan='2'><b>legend</b></td></tr>"
            + "".join(f"<tr><td bgcolor='{_STYLE[role]['fillcolor']}'>   </td><td align='left'>{text}</td></tr>"
                      for role, text in _LEGEND_ROWS)
-           + "<tr><td colspan='2' align='left'>edge label: what the step added to confidence<br/>"
-             "(red dashed: evidence against)</td></tr></table>>")
+           + "<tr><td colspan='2' align='left'>{note}</td></tr></table>>")
+_EDGE_NOTE = "edge label: what the step added to confidence<br/>(red dashed: evidence against)"
 
 
 def _esc(text: object, limit: int = 80) -> str:
@@ -73,14 +73,17 @@ def _label(data: dict) -> str:
         text = f"{'Stretch' if role == 'stretch' else 'Strengthen'} {data.get('label', '')}{side}"
         if not data.get("painful"):
             text += "\\nno pain here"
+    elif data.get("kind") == "kb":
+        pass
     elif data.get("role") == "muscle_state" or data.get("kind") == "belief":
         text += f"\\n{data.get('confidence', 0.0):.2f}"
     return _esc(text, 120).replace("\\\\n", "\\n")
 
 
 def _contract(graph: nx.DiGraph) -> list[tuple[str, str, dict]]:
-    """premise -> conclusion edges through each firing node, keeping the generated-edge data."""
-    edges = []
+    """premise -> conclusion edges through each firing node (plus any direct edges), keeping edge data."""
+    edges = [(u, v, d) for u, v, d in graph.edges(data=True)
+             if graph.nodes[u].get("kind") != "firing" and graph.nodes[v].get("kind") != "firing"]
     for firing, data in graph.nodes(data=True):
         if data.get("kind") != "firing":
             continue
@@ -90,7 +93,7 @@ def _contract(graph: nx.DiGraph) -> list[tuple[str, str, dict]]:
     return sorted(edges, key=lambda e: (e[0], e[1]))
 
 
-def to_dot(graph: nx.DiGraph, title: str = "", regions: tuple[str, ...] = ()) -> str:
+def to_dot(graph: nx.DiGraph, title: str = "", regions: tuple[str, ...] = (), edge_note: str = _EDGE_NOTE) -> str:
     """DOT source for an explanation graph (see :func:`compensa.visualize.graph.explanation_graph`)."""
     dot = graphviz.Digraph("compensa", graph_attr={
         "rankdir": "LR", "fontname": "Helvetica", "fontsize": "12", "labelloc": "t", "compound": "true",
@@ -119,7 +122,9 @@ def to_dot(graph: nx.DiGraph, title: str = "", regions: tuple[str, ...] = ()) ->
         value = d.get("contribution", 0.0)
         is_target = graph.nodes[v].get("kind") == "target"
         attrs = {"color": "#2b8a3e" if is_target else ("#495057" if value >= 0 else "#c92a2a")}
-        if not is_target and graph.nodes[v].get("role") != "alarm":
+        if "label" in d:
+            attrs["label"] = _esc(d["label"], 20)
+        elif not is_target and graph.nodes[v].get("role") != "alarm":
             attrs["label"] = f"{value:+.2f}"
         if value < 0:
             attrs["style"] = "dashed"
@@ -128,7 +133,7 @@ def to_dot(graph: nx.DiGraph, title: str = "", regions: tuple[str, ...] = ()) ->
             tip += f" [{d['source']}]"
         attrs["tooltip"] = _esc(tip, 300)
         dot.edge(names[u], names[v], **attrs)
-    dot.node("legend", label=_LEGEND, shape="plaintext")
+    dot.node("legend", label=_LEGEND.replace("{note}", edge_note), shape="plaintext")
     return dot.source
 
 

@@ -100,3 +100,24 @@ def test_bad_graph_suffix_is_a_usage_error(capsys, tmp_path):
 def test_png_is_rendered(capsys, tmp_path):
     code, _, _ = run(capsys, "demo", "--graph", str(tmp_path / "d.png"))
     assert code == 0 and (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explain_commands(capsys):
+    code, out, _ = run(capsys, "explain", "--pain", "lateral_knee:right", "--test", "trendelenburg:positive:right",
+                       "--target", "gluteus_medius")
+    assert code == 0 and "WHY GLUTEUS MEDIUS" in out and "chain:" in out
+    code, out, _ = run(capsys, "explain", "--pain", "lateral_knee:right", "--why-not", "lower_crossed_syndrome")
+    assert code == 0 and "WHY NOT LOWER CROSSED" in out
+    code, out, _ = run(capsys, "explain", "--pain", "lower_back", "--format", "json")
+    assert code == 0 and json.loads(out)["kind"] == "how"
+    code, _, err = run(capsys, "explain", "--pain", "lower_back", "--target", "x", "--why-not", "y")
+    assert code == 2 and "not both" in err
+
+
+def test_kb_graph_whole_root_and_region(capsys, tmp_path):
+    for args, name in (([], "all.dot"), (["--root", "lateral_hip_weakness"], "root.dot"), (["--region", "knee"], "knee.dot")):
+        code, _, err = run(capsys, "kb", "graph", "-o", str(tmp_path / name), *args)
+        assert code == 0 and (tmp_path / name).read_text().startswith("digraph"), err
+    assert (tmp_path / "root.dot").stat().st_size < (tmp_path / "all.dot").stat().st_size
+    code, _, err = run(capsys, "kb", "graph", "-o", str(tmp_path / "x.dot"), "--region", "kne")
+    assert code == 2 and "did you mean 'knee'" in err

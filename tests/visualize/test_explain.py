@@ -1,0 +1,65 @@
+"""WHY / HOW / WHY NOT explanations."""
+
+from __future__ import annotations
+
+import pytest
+
+from compensa.engine import consult, consultant_for
+from compensa.errors import CaseError
+from compensa.visualize import explain
+
+KNEE = {"pain": [{"site": "lateral_knee", "side": "right"}], "findings": ["anterior_pelvic_tilt"],
+        "tests": ["trendelenburg:positive:right", "ober_test:positive:right", "thomas_test:negative:right"]}
+
+
+@pytest.fixture(scope="module")
+def report():
+    return consult(KNEE)
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    return consultant_for().vocabulary
+
+
+def test_why_target_walks_the_chain_to_the_pain_with_mechanisms_and_sources(report, vocab):
+    data = explain.why_target(report, "glute med", vocab)
+    assert data["is_target"] and data["muscle"] == "gluteus_medius"
+    [target] = data["targets"]
+    assert target["chain"][0] == "gluteus_medius" and target["chain"][-1] == "lateral_knee"
+    assert all(step["mechanism"] and step["source"]["citation"] for step in target["steps"])
+    assert target["away_from_pain"] and "Treating only where it hurts" in target["away_from_pain"]
+    assert any("Trendelenburg" in ev["evidence"] for ev in target["steps"][0]["evidence"])
+    assert "AWAY FROM THE PAIN" in explain.to_text(data)
+
+
+def test_why_target_for_a_refuted_muscle_says_why_not(report, vocab):
+    data = explain.why_target(report, "iliopsoas", vocab)
+    assert not data["is_target"] and any("argue against" in r or "not likely enough" in r or "None of" in r
+                                         for r in data["reasons"])
+
+
+def test_why_not_names_the_conflicting_evidence(report, vocab):
+    data = explain.why_not(report, "lower crossed", vocab)
+    assert data["root"] == "lower_crossed_syndrome"
+    assert any("Thomas test (right) negative" == a["evidence"] for a in data["against"])
+    assert data["would_change_answer"]
+    assert "against it: Thomas test (right) negative" in explain.to_text(data)
+
+
+def test_why_not_for_an_unreached_root_lists_what_would_bring_it_in(report, vocab):
+    data = explain.why_not(report, "flat_back_imbalance", vocab)
+    assert data["status"].startswith("not reached") and data["would_change_answer"]
+
+
+def test_how_verbose_shows_the_arithmetic(report):
+    data = explain.how(report, verbose=True)
+    top = data["conclusions"][0]
+    assert top["id"] == "lateral_hip_weakness" and top["arithmetic"]["cf"] == pytest.approx(top["confidence"], abs=1e-3)
+    assert "CF = (MB - MD)" in explain.to_text(data)
+
+
+def test_unknown_target_suggests(report, vocab):
+    with pytest.raises(CaseError, match="unknown target 'glutius_medius'") as caught:
+        explain.why_target(report, "glutius_medius", vocab)
+    assert "gluteus_medius" in caught.value.problems[0].suggestions
