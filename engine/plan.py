@@ -53,8 +53,10 @@ def triage(kb: KnowledgeBase, case: Case) -> dict:
         advice = ("No pain and no red flags reported: posture and muscle-balance exercise can be done as self-care; "
                   "see a clinician if pain develops.")
     if not_screened:
-        advice += " Not yet asked, and worth asking for this pain: " + ", ".join(
-            kb.red_flags[f].label.lower() for f in not_screened) + "."
+        first = sorted(not_screened, key=lambda f: (_LEVEL_ORDER[kb.red_flags[f].level], f))
+        shown = ", ".join(kb.red_flags[f].label.lower() for f in first[:6])
+        more = f" and {len(first) - 6} more (triage.not_screened)" if len(first) > 6 else ""
+        advice += f" Not yet asked, and worth asking for this pain: {shown}{more}."
     return {"level": level, "red_flags": [], "advice": advice, "not_screened": not_screened}
 
 
