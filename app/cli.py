@@ -243,6 +243,28 @@ def kb_show(ctx, entry_id, fmt):
         click.echo("")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless told otherwise).")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes (multi-core).")
+@click.option("--engines", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Compiled experta engines per worker (concurrent consultations per process).")
+@click.pass_context
+def serve(ctx, host, port, workers, engines):
+    """Serve the HTTP API and the web page."""
+    import uvicorn
+
+    if ctx.obj["kb"]:
+        os.environ["COMPENSA_KB"] = str(Path(ctx.obj["kb"]).resolve())
+    os.environ["COMPENSA_ENGINES"] = str(engines)
+    from compensa.kb import load_kb
+
+    load_kb(ctx.obj["kb"])  # refuse to start on a bad KB, with its file:line messages
+    click.echo(f"compensa serving on http://{host}:{port}/ ({workers} worker(s)); Ctrl-C to stop", err=True)
+    uvicorn.run("compensa.app.http:app_factory", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 2 bad input/usage, 1 unexpected failure)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True)

@@ -18,10 +18,10 @@ __all__ = ["Consultant", "consult", "consultant_for"]
 class Consultant:
     """A knowledge base made ready to consult: vocabulary plus compiled rules (build once, reuse)."""
 
-    def __init__(self, kb: KnowledgeBase):
+    def __init__(self, kb: KnowledgeBase, max_engines: int = 8):
         self.kb = kb
         self.vocabulary = Vocabulary(kb)
-        self.compiled = CompiledKB(kb)
+        self.compiled = CompiledKB(kb, max_engines=max_engines)
 
     def parse(self, case: object) -> Case:
         """Validate a raw case (dict) against this KB's vocabulary."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import re
+import threading
 from dataclasses import dataclass
 
 from compensa.engine import experta_runtime as rt
@@ -51,9 +52,15 @@ def _method_name(index: int, rule_id: str) -> str:
 class CompiledKB:
     """A knowledge base compiled into an experta engine class, with a pool of instances."""
 
-    def __init__(self, kb: KnowledgeBase, matcher: type | None = None):
-        """Compile ``kb``; ``matcher`` overrides the Rete matcher class (tests compare against experta's own)."""
+    def __init__(self, kb: KnowledgeBase, matcher: type | None = None, max_engines: int = 8):
+        """Compile ``kb``; at most ``max_engines`` engines exist at once (more callers wait their turn).
+
+        ``matcher`` overrides the Rete matcher class (tests compare against experta's own).
+        """
         self.kb = kb
+        self.max_engines = max(1, max_engines)
+        self._created = 0
+        self._create_lock = threading.Lock()
         self.rules: tuple[RuleSpec, ...] = compile_rules(kb)
         self.classes = rt.fact_classes(t for t in FACT_TYPES.values() if t.name != "Target")
         body = {_method_name(i, spec.id): self._make_rule(spec) for i, spec in enumerate(self.rules)}
@@ -61,6 +68,7 @@ class CompiledKB:
         self.engine_class = type("CompiledCompensaKB", (rt.CompiledEngine,), body)
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
         self._pool.put(self._new_engine())
+        self._created = 1
 
     def _new_engine(self):
         engine = self.engine_class()
@@ -101,12 +109,23 @@ class CompiledKB:
         fire.__name__ = spec.id
         return rt.Rule(*lhs, salience=spec.salience)(fire)
 
+    def _borrow(self):
+        """An idle engine; builds a new one while fewer than ``max_engines`` exist, else waits for one."""
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            pass
+        with self._create_lock:
+            if self._created < self.max_engines:
+                self._created += 1
+                build = True
+            else:
+                build = False
+        return self._new_engine() if build else self._pool.get()
+
     def run(self, evidence: list[dict]) -> Run:
         """Run one consultation on evidence dicts (``kind``, ``id``, ``side``, ``value``)."""
-        try:
-            engine = self._pool.get_nowait()
-        except queue.Empty:
-            engine = self._new_engine()
+        engine = self._borrow()
         try:
             engine.reset()
             engine.supports = []
