@@ -2,16 +2,19 @@
 PY := .venv/bin/python
 OUT ?= out
 
-.PHONY: install demo test lint bench serve clean
+.PHONY: install install-test demo test lint bench bench-http serve clean
 
 install:
 	@bash scripts/ensure-tools.sh
+
+install-test:
+	@bash scripts/ensure-tools.sh --browser
 
 demo: install
 	@mkdir -p $(OUT)
 	@$(PY) -m compensa demo --graph $(OUT)/demo-explanation.svg
 
-test: install
+test: install-test
 	@$(PY) -m pytest -q
 
 lint: install

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from compensa.engine.case import Case
 from compensa.engine.reasoning import Reasoning, belief_key
-from compensa.kb.model import KnowledgeBase, muscle_state_id, split_muscle_state
+from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split_muscle_state
 
 __all__ = [
     "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN", "TARGET_ROOTS",
@@ -54,7 +54,7 @@ def triage(kb: KnowledgeBase, case: Case) -> dict:
                   "see a clinician if pain develops.")
     if not_screened:
         first = sorted(not_screened, key=lambda f: (_LEVEL_ORDER[kb.red_flags[f].level], f))
-        shown = ", ".join(kb.red_flags[f].label.lower() for f in first[:6])
+        shown = ", ".join(in_sentence(kb.red_flags[f].label) for f in first[:6])
         more = f" and {len(first) - 6} more (triage.not_screened)" if len(first) > 6 else ""
         advice += f" Not yet asked, and worth asking for this pain: {shown}{more}."
     return {"level": level, "red_flags": [], "advice": advice, "not_screened": not_screened}
@@ -87,15 +87,15 @@ def _phrase(kb: KnowledgeBase, chain: list[str]) -> str:
     if len(chain) < 2:
         return ""
     end = chain[-1]
-    middle = [kb.label(n).lower() for n in chain[1:-1] if kb.node_kind(n) in ("dysfunction", "condition")]
-    end_label = kb.label(end).lower()
+    middle = [in_sentence(kb.label(n)) for n in chain[1:-1] if kb.node_kind(n) in ("dysfunction", "condition")]
+    end_label = in_sentence(kb.label(end))
     if end in kb.pain_sites:
         text = f"explains the pain at the {end_label.removeprefix('the ')}"
     elif kb.node_kind(end) in ("dysfunction", "condition"):
         text = f"explains the {end_label}"
     else:
         text = f"is supported by the {end_label} result"
-        middle = [kb.label(n).lower() for n in chain[1:-1] if kb.node_kind(n) in ("dysfunction", "condition", "muscle_state")]
+        middle = [in_sentence(kb.label(n)) for n in chain[1:-1] if kb.node_kind(n) in ("dysfunction", "condition", "muscle_state")]
         return text + (" (" + ", ".join(middle) + ")" if middle else "")
     if middle:
         text += " through " + (", ".join(middle[:-1]) + " and " + middle[-1] if len(middle) > 1 else middle[0])
@@ -135,8 +135,8 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
                     continue
                 painful = _painful(kb, muscle, side, case)
                 label = kb.muscles[muscle].label
-                because = (f"{'Stretch' if action == 'stretch' else 'Strengthen'} the {state} {label.lower()}: part of "
-                           f"{root.label.lower()} ({cf:.2f})")
+                because = (f"{'Stretch' if action == 'stretch' else 'Strengthen'} the {state} {in_sentence(label)}: part of "
+                           f"{in_sentence(root.label)} ({cf:.2f})")
                 phrase = _phrase(kb, [root_id] + chain[1:] if chain and chain[0] == root_id else [root_id] + chain)
                 if phrase:
                     because += f", which {phrase}"
@@ -216,7 +216,7 @@ def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit:
         _, node, side, (result, effect) = best
         cf = reasoning.reported_cf(belief_key(node, side))
         verb = "confirm or refute" if assessment.outcomes[assessment.results[1]] else "support"
-        why = f"Would {verb} {kb.label(node).lower()}{f' ({side})' if side else ''}, now at {cf:.2f}: {assessment.reading}"
+        why = f"Would {verb} {in_sentence(kb.label(node))}{f' ({side})' if side else ''}, now at {cf:.2f}: {assessment.reading}"
         scored.append((-round(total, 9), assessment.id, {
             "id": assessment.id, "label": assessment.label, "kind": assessment.kind,
             "side": side or None, "why": why, "how": assessment.how, "for": node,

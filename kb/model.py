@@ -29,11 +29,22 @@ __all__ = [
     "Root",
     "SiteLink",
     "Source",
+    "in_sentence",
     "muscle_state_id",
     "split_muscle_state",
 ]
 
 STATES = ("tight", "weak")
+
+
+def in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: lower case, except acronyms (TFL, SI, ITB) and codes."""
+    words = []
+    for word in label.split(" "):
+        core = word.strip("()[],.;:")
+        keep = (len(core) > 1 and core.isupper()) or any(ch.isdigit() for ch in core)
+        words.append(word if keep else word.lower())
+    return " ".join(words)
 
 
 def muscle_state_id(muscle: str, state: str) -> str:

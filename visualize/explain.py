@@ -17,7 +17,7 @@ import textwrap
 from compensa.engine.certainty import THRESHOLD
 from compensa.engine.reasoning import belief_key
 from compensa.errors import CaseError, Problem
-from compensa.kb.model import muscle_state_id
+from compensa.kb.model import in_sentence, muscle_state_id
 
 __all__ = ["how", "to_text", "why_not", "why_target"]
 
@@ -26,11 +26,11 @@ def _evidence_text(kb, key: tuple) -> str:
     _, kind, id_, side, value = key
     side_text = f" ({side})" if side else ""
     if kind == "pain":
-        return f"pain at the {kb.label(id_).lower()}{side_text}"
+        return f"pain at the {in_sentence(kb.label(id_))}{side_text}"
     if kind == "history":
-        return f"history: {kb.label(id_).lower()}"
+        return f"history: {in_sentence(kb.label(id_))}"
     if kind == "diagnosis":
-        return f"diagnosed {kb.label(id_).lower()}"
+        return f"diagnosed {in_sentence(kb.label(id_))}"
     return f"{kb.label(id_)}{side_text} {value}"
 
 
@@ -85,7 +85,7 @@ def why_target(report, muscle_term: str, vocab) -> dict:
         for state in ("tight", "weak"):
             cf = max((report.reasoning.reported_cf(belief_key(muscle_state_id(muscle, state), s)) for s in ("", "left", "right")))
             if cf <= -THRESHOLD:
-                reasons.append(f"The tests argue against a {state} {label.lower()} (certainty {cf:.2f}), so it is not "
+                reasons.append(f"The tests argue against a {state} {in_sentence(label)} (certainty {cf:.2f}), so it is not "
                                f"{'stretched' if state == 'tight' else 'strengthened'}.")
         roots = [r for r in report.root_causes if muscle in r["tight"] or muscle in r["weak"]]
         if roots and not reasons:
@@ -104,7 +104,7 @@ def why_target(report, muscle_term: str, vocab) -> dict:
         root = kb.roots[target["root"]]
         steps.append({
             "from": muscle, "to": root.id,
-            "text": f"A {state} {label.lower()} is part of {root.label} ({', '.join(root.tight) or '-'} tight; "
+            "text": f"A {state} {in_sentence(label)} is part of {root.label} ({', '.join(root.tight) or '-'} tight; "
                     f"{', '.join(root.weak) or '-'} weak).",
             "mechanism": root.summary, "source": _source(kb, root.source),
             "evidence": _direct_evidence(report, state_key),
@@ -122,15 +122,15 @@ def why_target(report, muscle_term: str, vocab) -> dict:
             elif effect in kb.pain_sites and cause in kb.conditions:
                 condition = kb.conditions[cause]
                 steps.append({"from": cause, "to": effect,
-                              "text": f"{condition.label} hurts at the {kb.label(effect).lower()}.",
+                              "text": f"{condition.label} hurts at the {in_sentence(kb.label(effect))}.",
                               "mechanism": condition.summary, "source": _source(kb, condition.source),
                               "evidence": []})
         pain = chain[-1] if chain[-1] in kb.pain_sites else None
         away = None
         if not target["painful"]:
-            where = ", ".join(kb.label(s).lower() for s in kb.muscles[muscle].sites) or kb.muscles[muscle].region
-            away = (f"The {label.lower()} lies at the {where}; "
-                    + (f"the pain is at the {kb.label(pain).lower()}. " if pain else "")
+            where = ", ".join(in_sentence(kb.label(s)) for s in kb.muscles[muscle].sites) or kb.muscles[muscle].region
+            away = (f"The {in_sentence(label)} lies at the {where}; "
+                    + (f"the pain is at the {in_sentence(kb.label(pain))}. " if pain else "")
                     + "Treating only where it hurts would leave the cause in place: the chain above would keep "
                       "loading the painful area, and the pain is likely to return or move.")
         explanations.append({"action": target["action"], "side": target["side"], "root": root.id,

@@ -1,0 +1,132 @@
+"""The HTTP API: contract, errors, limits, safety of logs, and concurrency."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+
+from compensa.app.http import MAX_BODY, create_app
+from compensa.engine import consult, load_kb
+
+
+@pytest.fixture(scope="module")
+def client():
+    return TestClient(create_app(max_engines=4), raise_server_exceptions=False)
+
+
+KNEE = {"pain": [{"site": "lateral_knee", "side": "right"}],
+        "tests": [{"id": "trendelenburg", "result": "positive", "side": "right"}, "ober_test:positive:right"]}
+
+
+def test_consult_returns_the_contract_report(client):
+    response = client.post("/v1/consult", json=KNEE)
+    assert response.status_code == 200 and response.headers["x-request-id"]
+    data = response.json()
+    assert data["kb_version"] == load_kb().version_string
+    assert data["root_causes"][0]["id"] == "lateral_hip_weakness" and data["disclaimer"]
+    assert data == json.loads(json.dumps(consult(KNEE).to_dict()))
+
+
+def test_triage_only(client):
+    data = client.post("/v1/triage", json={"pain": ["lower_back"], "red_flags": ["saddle_anaesthesia"]}).json()
+    assert data["level"] == "emergency" and data["red_flags"] == ["saddle_anaesthesia"]
+
+
+def test_explain_json_svg_dot(client):
+    body = {**KNEE, "target": "gluteus_medius"}
+    data = client.post("/v1/explain", json=body).json()
+    assert data["explanation"]["is_target"] and "WHY GLUTEUS MEDIUS" in data["text"] and data["graph"]["nodes"]
+    dot = client.post("/v1/explain?format=dot", json=KNEE)
+    assert dot.headers["content-type"].startswith("text/vnd.graphviz") and dot.text.startswith("digraph")
+    svg = client.post("/v1/explain?format=svg", json=KNEE)
+    assert svg.status_code == 200
+    assert svg.headers["content-type"].startswith(("image/svg+xml", "text/vnd.graphviz"))
+
+
+def test_kb_and_vocabulary_and_health(client):
+    assert client.get("/v1/kb").json()["counts"]["links"] == len(load_kb().links)
+    vocab = client.get("/v1/kb/vocabulary").json()
+    assert any(t["id"] == "ober_test" and t["how"] for t in vocab["test"])
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_openapi_documents_every_field_with_examples(client):
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    assert {"/v1/consult", "/v1/triage", "/v1/explain", "/v1/kb", "/v1/kb/vocabulary", "/healthz"} <= set(paths)
+    schemas = spec["components"]["schemas"]
+    assert schemas["CaseModel"].get("examples") and schemas["ReportModel"]["properties"]["targets"]["description"]
+    assert "examples" in schemas["PainItem"]["properties"]["site"]
+
+
+@pytest.mark.parametrize(("body", "loc", "text", "suggestion"), [
+    ({"pain": ["lateral_kne"]}, ["body", "pain", 0, "site"], "unknown pain site 'lateral_kne'", "lateral_knee"),
+    ({"tests": [{"id": "ober_test", "result": "maybe"}]}, ["body", "tests", 0, "result"], "", None),
+    ({"pain": [{"site": "neck", "sidee": "left"}]}, ["body", "pain", 0, "sidee"], "unknown field 'sidee'", "side"),
+    ({"painn": []}, ["body", "painn"], "unknown field 'painn'", "pain"),
+    ({"pain": [5]}, ["body", "pain", 0], "must be a name (text) or a mapping", None),
+    ({"findings": ["ober_test"]}, ["body", "findings", 0, "id"], "belongs under 'tests'", None),
+])
+def test_bad_input_is_422_with_path_value_and_suggestions(client, body, loc, text, suggestion):
+    response = client.post("/v1/consult", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    match = [d for d in detail if d["loc"] == loc]
+    assert match, detail
+    assert text in match[0]["msg"]
+    if suggestion:
+        assert suggestion in match[0]["suggestions"]
+
+
+def test_oversize_body_is_413(client):
+    response = client.post("/v1/consult", content=b"{" + b" " * (MAX_BODY + 10) + b"}",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_absurd_list_length_is_422(client):
+    response = client.post("/v1/consult", json={"history": ["runner"] * 5000})
+    assert response.status_code in (413, 422)
+
+
+def test_unexpected_error_is_500_with_request_id_and_no_patient_data_in_logs(client, caplog, monkeypatch):
+    consultant = client.app.app.state.consultant if hasattr(client.app, "app") else client.app.state.consultant
+
+    def boom(case):
+        raise RuntimeError("leak: " + json.dumps(case))
+
+    monkeypatch.setattr(consultant, "consult", boom)
+    with caplog.at_level(logging.INFO):
+        response = client.post("/v1/consult", json={"pain": ["lower_back"], "name": "Jane Doe 1970-01-01"})
+    assert response.status_code == 500
+    rid = response.json()["request_id"]
+    assert rid and "leak" not in response.text and "Jane" not in response.text
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert rid in logged and "Jane Doe" not in logged and '"lower_back"' not in logged
+
+
+CASES = [
+    {"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"], "tests": ["thomas_test:positive"]},
+    {"pain": ["lateral_knee:left"], "tests": ["trendelenburg:positive:left"]},
+    {"pain": ["neck", "head"], "findings": ["forward_head"]},
+    {"pain": ["heel:right"], "findings": ["overpronation:right"], "history": ["runner"]},
+    {"pain": ["lower_back"], "red_flags": ["fever"]},
+    {"pain": ["lower_back"], "red_flags": ["saddle_anaesthesia"]},
+    {"pain": ["shoulder:right"], "tests": ["hawkins_kennedy_test:positive:right", "pectoralis_minor_length:positive:right"]},
+    {"pain": ["buttock:left"], "tests": ["piriformis_test:positive:left", "straight_leg_raise:negative:left"]},
+]
+
+
+def test_concurrent_consultations_never_see_each_others_facts(client):
+    expected = [client.post("/v1/consult", json=c).json() for c in CASES]
+    jobs = [i for i in range(len(CASES)) for _ in range(12)]
+    random.Random(3).shuffle(jobs)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda i: (i, client.post("/v1/consult", json=CASES[i]).json()), jobs))
+    for i, data in results:
+        assert data == expected[i]
