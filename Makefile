@@ -23,6 +23,9 @@ lint: install
 bench: install
 	@$(PY) bench/run.py
 
+bench-http: install
+	@$(PY) bench/http_load.py
+
 serve: install
 	@$(PY) -m compensa serve
 

@@ -252,7 +252,7 @@ def kb_show(ctx, entry_id, fmt):
 @click.pass_context
 def serve(ctx, host, port, workers, engines):
     """Serve the HTTP API and the web page."""
-    import uvicorn
+    from compensa.app import server
 
     if ctx.obj["kb"]:
         os.environ["COMPENSA_KB"] = str(Path(ctx.obj["kb"]).resolve())
@@ -261,8 +261,9 @@ def serve(ctx, host, port, workers, engines):
 
     load_kb(ctx.obj["kb"])  # refuse to start on a bad KB, with its file:line messages
     click.echo(f"compensa serving on http://{host}:{port}/ ({workers} worker(s)); Ctrl-C to stop", err=True)
-    uvicorn.run("compensa.app.http:app_factory", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=True)
+    status = server.run(host, port, workers)
+    if status:
+        raise SystemExit(status)
 
 
 def main(argv: list[str] | None = None) -> int:
