@@ -65,34 +65,26 @@ def _id(value, at, problems):
     return text
 
 
-def _ids(value, at, problems):
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of ids, got {_describe(value)}")
-    out = []
-    for index, item in enumerate(value):
-        try:
-            out.append(_id(item, at, problems))
-        except ValueError as exc:
-            where = value.where(index) if isinstance(value, MarkedList) else at
-            problems.append(Problem(f"item {index + 1}: {exc}", str(where)))
-    return tuple(out)
+def _list_of(item, what: str):
+    """A converter for a list whose items are converted by ``item`` (bad items are reported one by one)."""
+    def convert(value, at, problems):
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise ValueError(f"expected a list of {what}s, got {_describe(value)}")
+        out = []
+        for index, entry in enumerate(value):
+            try:
+                out.append(item(entry, at, problems))
+            except ValueError as exc:
+                where = value.where(index) if isinstance(value, MarkedList) else at
+                problems.append(Problem(f"{what} {index + 1}: {exc}", str(where)))
+        return tuple(out)
+    return convert
 
 
-def _aliases(value, at, problems):
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of names, got {_describe(value)}")
-    out = []
-    for index, item in enumerate(value):
-        try:
-            out.append(_text(item, at, problems))
-        except ValueError as exc:
-            where = value.where(index) if isinstance(value, MarkedList) else at
-            problems.append(Problem(f"alias {index + 1}: {exc}", str(where)))
-    return tuple(out)
+_ids = _list_of(_id, "id")
+_aliases = _list_of(_text, "name")
 
 
 def _bool(value, at, problems):
