@@ -97,6 +97,8 @@ class TriageModel(BaseModel):
     red_flags: list[str] = Field(description="Red flags present, most severe first.")
     advice: str
     not_screened: list[str] = Field(default_factory=list, description="Red flags worth asking for this pain, not asked.")
+    medical_review: list[str] = Field(default_factory=list,
+                                      description="Likely conditions that need a medical diagnosis (disc, stenosis, ...).")
 
 
 class EvidenceRef(BaseModel):
@@ -151,6 +153,7 @@ class Target(BaseModel):
     confidence: float
     muscle_state_confirmed: bool
     exercise: Optional[Exercise] = None
+    caution: Optional[str] = Field(None, description="Why the usual exercise is withheld (e.g. flexion with a disc).")
     also_roots: list[str]
 
 

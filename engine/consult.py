@@ -92,6 +92,7 @@ def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
         c = kb.conditions[k[1]]
         conditions.append({"id": c.id, "label": c.label, "side": k[2] or None, "confidence": round(cf, 3),
                            "icd10": c.icd10 or None, "medical": c.medical})
+    triage = plan.medical_review(kb, reasoning, triage)
     targets = plan.targets(kb, reasoning, case)
     nexts = plan.next_assessments(kb, reasoning, case)
     return Report(kb, case, reasoning, triage, roots, dysfunctions, conditions, targets, nexts)

@@ -11,8 +11,8 @@ from compensa.engine.reasoning import Reasoning, belief_key
 from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split_muscle_state
 
 __all__ = [
-    "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN", "TARGET_ROOTS",
-    "next_assessments", "rank", "targets", "triage",
+    "MEDICAL_REVIEW_MIN", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN", "TARGET_ROOTS",
+    "medical_review", "next_assessments", "rank", "targets", "triage",
 ]
 
 #: Beliefs below this certainty are left out of the ranked lists (``explain --why-not`` still sees them).
@@ -21,6 +21,12 @@ REPORT_MIN = 0.1
 TARGET_MIN = 0.4
 #: A muscle whose state the evidence refutes at least this much is never targeted.
 REFUTED = -0.2
+#: A muscle state a test supports at least this much is targeted even outside the chosen roots.
+CONFIRMED_STATE = 0.5
+#: An exercise is withheld when a condition it must not be given with is at least this likely.
+CAUTION_MIN = 0.4
+#: A condition that needs a medical diagnosis is flagged for medical review from this certainty on.
+MEDICAL_REVIEW_MIN = 0.6
 #: Targets come from at most this many of the top roots ...
 TARGET_ROOTS = 3
 #: ... and a root after the first must reach this certainty too (keeps the plan focused).
@@ -102,12 +108,8 @@ def _phrase(kb: KnowledgeBase, chain: list[str]) -> str:
     return text
 
 
-def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
-    """Muscles to stretch or strengthen, from the top roots (none at all when a red flag is present)."""
-    if case_has_alarm(case):
-        return []
-    planned = {(s.conclusion[1], s.conclusion[2], s.conclusion[3], s.conclusion[4])
-               for s in reasoning.supports if s.conclusion[0] == "Target"}
+def _choose_roots(reasoning: Reasoning) -> list[tuple[tuple, float]]:
+    """The roots whose plans are given: the leader, plus likely roots resting on evidence of their own."""
     ranked = rank(reasoning, "root", TARGET_MIN)[:TARGET_ROOTS]
     roots = ranked[:1]
     explained = {ev for k, _ in roots for ev, w in reasoning.reported_influence(k).items() if w > 0}
@@ -117,43 +119,105 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
         if cf >= SECONDARY_TARGET_MIN and own - explained:
             roots.append((key, cf))
             explained |= own
+    return roots
+
+
+def _exercise(kb: KnowledgeBase, muscle: str, action: str, likely_conditions: set[str]) -> tuple[dict | None, str]:
+    """The exercise for a target, or none with a caution when it must not be given with a likely condition."""
+    exercise = kb.exercise(muscle, action)
+    if exercise is None:
+        return None, ""
+    clash = sorted(set(exercise.avoid_with) & likely_conditions)
+    if clash:
+        return None, f"{exercise.label} withheld: {exercise.caution}"
+    return {"id": exercise.id, "label": exercise.label, "how": exercise.how, "dose": exercise.dose}, ""
+
+
+def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
+    """Muscles to stretch or strengthen (none at all when a red flag is present).
+
+    From the chosen roots: their tight muscles to stretch and weak ones to strengthen, except muscles
+    the tests refuted. Then every muscle state a test confirmed (certainty >= 0.5) that those roots
+    do not cover, through the most likely root that lists it, so a weakness found is never ignored.
+    """
+    if case_has_alarm(case):
+        return []
+    planned = {(s.conclusion[1], s.conclusion[2], s.conclusion[3], s.conclusion[4])
+               for s in reasoning.supports if s.conclusion[0] == "Target"}
+    likely = {k[1] for k, cf in rank(reasoning, "condition", CAUTION_MIN)}
     chosen: dict[tuple[str, str], dict] = {}
-    for (_, root_id, side), cf in roots:
+    chains: dict[tuple, list[str]] = {}
+
+    def add(muscle: str, action: str, root_key: tuple, cf: float, found_by: str = "") -> None:
+        _, root_id, side = root_key
+        key = (muscle, side)
+        if key in chosen:
+            if root_id not in chosen[key]["also_roots"] and chosen[key]["root"] != root_id:
+                chosen[key]["also_roots"].append(root_id)
+            return
+        state = "tight" if action == "stretch" else "weak"
+        state_cf = reasoning.reported_cf(belief_key(muscle_state_id(muscle, state), side))
+        if state_cf <= REFUTED:
+            return
         root = kb.roots[root_id]
-        chain = _chain_to_pain(reasoning, belief_key(root_id, side))
+        if root_key not in chains:
+            chains[root_key] = _chain_to_pain(reasoning, root_key)
+        chain = chains[root_key]
+        chain = chain if chain and chain[0] == root_id else [root_id] + chain
+        painful = _painful(kb, muscle, side, case)
+        label = kb.muscles[muscle].label
+        verb = "Stretch" if action == "stretch" else "Strengthen"
+        because = f"{verb} the {state} {in_sentence(label)}: "
+        because += f"{found_by}; it is part of " if found_by else "part of "
+        because += f"{in_sentence(root.label)} ({cf:.2f})"
+        phrase = _phrase(kb, chain)
+        if phrase:
+            because += f", which {phrase}"
+        if not painful:
+            because += ". It does not hurt there: it is where the chain starts"
+        exercise, caution = _exercise(kb, muscle, action, likely)
+        chosen[key] = {
+            "muscle": muscle, "label": label, "action": action, "region": kb.muscles[muscle].region,
+            "side": side or None, "painful": painful, "because": because + ".",
+            "chain": [muscle] + chain, "root": root_id, "confidence": round(cf, 3),
+            "muscle_state_confirmed": state_cf >= 0.2, "exercise": exercise, "caution": caution or None,
+            "also_roots": [],
+        }
+
+    for root_key, cf in _choose_roots(reasoning):
+        root = kb.roots[root_key[1]]
         for action, muscles in (("stretch", root.tight), ("strengthen", root.weak)):
             for muscle in muscles:
-                if (muscle, action, side, root_id) not in planned:
-                    continue
-                key = (muscle, side)
-                if key in chosen:
-                    chosen[key]["also_roots"].append(root_id)
-                    continue
-                state = "tight" if action == "stretch" else "weak"
-                state_cf = reasoning.reported_cf(belief_key(muscle_state_id(muscle, state), side))
-                if state_cf <= REFUTED:
-                    continue
-                painful = _painful(kb, muscle, side, case)
-                label = kb.muscles[muscle].label
-                because = (f"{'Stretch' if action == 'stretch' else 'Strengthen'} the {state} {in_sentence(label)}: part of "
-                           f"{in_sentence(root.label)} ({cf:.2f})")
-                phrase = _phrase(kb, [root_id] + chain[1:] if chain and chain[0] == root_id else [root_id] + chain)
-                if phrase:
-                    because += f", which {phrase}"
-                if not painful:
-                    because += ". It does not hurt there: it is where the chain starts"
-                exercise = kb.exercise(muscle, action)
-                chosen[key] = {
-                    "muscle": muscle, "label": label, "action": action, "region": kb.muscles[muscle].region,
-                    "side": side or None, "painful": painful, "because": because + ".",
-                    "chain": [muscle] + (chain if chain and chain[0] == root_id else [root_id] + chain),
-                    "root": root_id, "confidence": round(cf, 3),
-                    "muscle_state_confirmed": state_cf >= 0.2,
-                    "exercise": ({"id": exercise.id, "label": exercise.label, "how": exercise.how, "dose": exercise.dose}
-                                 if exercise else None),
-                    "also_roots": [],
-                }
+                if (muscle, action, root_key[2], root_key[1]) in planned:
+                    add(muscle, action, root_key, cf)
+
+    roots = rank(reasoning, "root")
+    for state_key, state_cf in rank(reasoning, "muscle_state", CONFIRMED_STATE):
+        state, muscle = split_muscle_state(state_key[1])
+        side = state_key[2]
+        tests = [ev for ev, w in reasoning.reported_influence(state_key).items() if ev[1] == "test" and w > 0]
+        if (muscle, side) in chosen or not tests:
+            continue
+        action = "stretch" if state == "tight" else "strengthen"
+        for root_key, cf in roots:
+            if (muscle, action, root_key[2], root_key[1]) in planned and root_key[2] in (side, ""):
+                found = in_sentence(kb.label(tests[0][2]))
+                add(muscle, action, root_key, cf, f"the {found} found it {state}")
+                break
     return list(chosen.values())
+
+
+def medical_review(kb: KnowledgeBase, reasoning: Reasoning, triage_block: dict) -> dict:
+    """Add likely conditions that need a medical diagnosis (disc, stenosis, frozen shoulder...) to triage."""
+    review = [k[1] for k, cf in rank(reasoning, "condition", MEDICAL_REVIEW_MIN) if kb.conditions[k[1]].medical]
+    review = list(dict.fromkeys(review))
+    out = dict(triage_block, medical_review=review)
+    if review:
+        names = ", ".join(in_sentence(kb.conditions[c].label) for c in review)
+        out["advice"] = (triage_block["advice"] + f" Likely {names}: this needs a medical diagnosis (examination, "
+                         "and imaging if the doctor advises it); the exercise plan complements that assessment and "
+                         "does not replace it.")
+    return out
 
 
 def case_has_alarm(case: Case) -> bool:

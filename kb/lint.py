@@ -82,6 +82,10 @@ class _Checker:
             self.refs(e, "opposes", self.muscles, "muscle", label)
         for e in self.s["interventions"]:
             self.ref(e, "muscle", e["muscle"], self.muscles, "muscle", self._label("interventions", e))
+            self.refs(e, "avoid_with", self.conditions, "condition", self._label("interventions", e))
+            if e["avoid_with"] and not e["caution"]:
+                self.problems.append(Problem(f"{self._label('interventions', e)}: avoid_with needs a caution sentence",
+                                             self.where(e, "avoid_with")))
         for e in self.s["pain_sites"]:
             self.refs(e, "screen", self.red_flags, "red flag", self._label("pain_sites", e))
 

@@ -83,6 +83,8 @@ class Muscle:
 
 @dataclass(frozen=True, slots=True)
 class Intervention:
+    """A stretch or strengthening exercise; ``avoid_with`` lists conditions it must not be given with."""
+
     id: str
     muscle: str
     action: str
@@ -91,6 +93,8 @@ class Intervention:
     dose: str
     source: str
     at: Location
+    avoid_with: tuple[str, ...] = ()
+    caution: str = ""
 
 
 @dataclass(frozen=True, slots=True)

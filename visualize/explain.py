@@ -196,6 +196,16 @@ def how(report, verbose: bool = False, roots: int = 3, conditions: int = 2) -> d
             "conclusions": [_conclusion(report, k, verbose) for k in keys]}
 
 
+def _descendants(kb, node: str) -> set[str]:
+    seen, todo = set(), [node]
+    while todo:
+        for link in kb.effects_of(todo.pop()):
+            if link.effect not in seen:
+                seen.add(link.effect)
+                todo.append(link.effect)
+    return seen
+
+
 def why_not(report, root_term: str, vocab) -> dict:
     """WHY NOT a root imbalance: its rank, what is against it, what is missing, what would change the answer."""
     kb = report.kb
@@ -216,9 +226,15 @@ def why_not(report, root_term: str, vocab) -> dict:
     states = {muscle_state_id(m, "tight") for m in root.tight} | {muscle_state_id(m, "weak") for m in root.weak}
     untested = sorted(m for m in states if all(report.reasoning.reported_cf(belief_key(m, s)) == 0
                                               for s in ("", "left", "right")))
-    would_change = _confirming_tests(report, states | {root_id} | set(missing_signs))[:5]
+    would_change = _confirming_tests(report, states | {root_id} | set(missing_signs))
+    if len(would_change) < 5:  # then what bears on the dysfunctions and conditions it leads to
+        more = _confirming_tests(report, _descendants(kb, root_id))
+        would_change += [a for a in more if a not in would_change]
+    would_change = would_change[:5]
     if entry is None and cf == 0:
         status = "not reached: no evidence given points to it"
+    elif entry is None and cf < 0:
+        status = f"the evidence argues against it (certainty {cf:.2f})"
     elif entry is None:
         status = f"reached but below the report threshold (certainty {cf:.2f})"
     else:

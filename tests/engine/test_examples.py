@@ -109,3 +109,43 @@ def test_review_advice_present_when_plan_given():
 def test_diagnosis_is_taken_as_given():
     report = consult({"diagnoses": ["spondylolisthesis"]})
     assert report.conditions[0]["id"] == "spondylolisthesis" and report.conditions[0]["medical"] is True
+
+
+def test_disc_herniation_withholds_the_flexion_stretch_and_asks_for_medical_review():
+    report = consult({"pain": ["lower_back", "posterior_thigh:left", "calf:left"], "findings": ["anterior_pelvic_tilt"],
+                      "tests": ["straight_leg_raise:positive:left", "thomas_test:positive"],
+                      "history": ["pain_worse_sitting_or_bending"]})
+    assert "herniated_disc" in report.triage["medical_review"]
+    assert "medical diagnosis" in report.triage["advice"]
+    erector = [t for t in report.targets if t["muscle"] == "erector_spinae"]
+    assert erector and erector[0]["exercise"] is None and "disc" in erector[0]["caution"]
+
+
+def test_a_weakness_a_test_confirms_is_targeted_even_outside_the_leading_pattern():
+    report = consult({"pain": [{"site": "anterior_knee", "side": "left"}],
+                      "tests": ["single_leg_squat:positive:left", "hip_abductor_strength:positive:left",
+                                "hip_extensor_strength:positive:left"]})
+    glute_max = [t for t in report.targets if t["muscle"] == "gluteus_maximus"]
+    assert glute_max and glute_max[0]["action"] == "strengthen" and "found it weak" in glute_max[0]["because"]
+
+
+def test_sagittal_postures_exclude_each_other():
+    lordotic = consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt", "hyperlordosis"]})
+    cf = {r["id"]: r["confidence"] for r in lordotic.root_causes}
+    assert cf.get("lower_crossed_syndrome", 0) > cf.get("flat_back_imbalance", 0)
+    assert "flat_back_imbalance" not in cf  # refuted, so not reported
+    flat = consult({"pain": ["lower_back"], "findings": ["flat_back", "posterior_pelvic_tilt"]})
+    assert flat.root_causes[0]["id"] == "flat_back_imbalance"
+    assert "lower_crossed_syndrome" not in {r["id"] for r in flat.root_causes}
+
+
+def test_walking_pain_eased_by_sitting_points_to_stenosis():
+    report = consult({"pain": ["lower_back", "calf:left", "calf:right"], "history": ["neurogenic_claudication"]})
+    assert report.conditions[0]["id"] == "spinal_stenosis" and "spinal_stenosis" in report.triage["medical_review"]
+
+
+def test_frozen_shoulder_is_put_down_to_the_capsule_not_a_muscle_pattern():
+    report = consult({"pain": ["shoulder:left"], "tests": ["passive_external_rotation_loss:positive:left"],
+                      "history": ["diabetes"]})
+    assert report.root_causes[0]["id"] == "shoulder_capsular_restriction"
+    assert report.targets == [] and "frozen_shoulder" in report.triage["medical_review"]

@@ -48,8 +48,14 @@ def test_why_not_names_the_conflicting_evidence(report, vocab):
 
 
 def test_why_not_for_an_unreached_root_lists_what_would_bring_it_in(report, vocab):
-    data = explain.why_not(report, "flat_back_imbalance", vocab)
+    data = explain.why_not(report, "shoulder_capsular_restriction", vocab)
     assert data["status"].startswith("not reached") and data["would_change_answer"]
+
+
+def test_why_not_for_a_refuted_root_says_the_evidence_is_against_it(report, vocab):
+    data = explain.why_not(report, "flat_back_imbalance", vocab)
+    assert data["status"].startswith("the evidence argues against it")
+    assert [a["evidence"] for a in data["against"]] == ["Anterior pelvic tilt present"]
 
 
 def test_how_verbose_shows_the_arithmetic(report):
