@@ -62,10 +62,17 @@ def _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, histo
 
         raise CaseError(Problem("a case file must hold a mapping (pain:, findings:, tests:, ...)", str(case_file)))
     for key, values in flags.items():
-        data.setdefault(key, [])
-        if not isinstance(data[key], list):
-            data[key] = [data[key]]
-        data[key] = list(data[key]) + values
+        existing = data.get(key)
+        if existing is None:
+            existing = []
+        elif isinstance(existing, (str, dict)):
+            existing = [existing]
+        elif not isinstance(existing, list):
+            from compensa.errors import CaseError, Problem
+
+            raise CaseError(Problem(f"must be a list to add the --{key.rstrip('s').replace('_', '-')} values to",
+                                    f"{case_file}: {key}", existing if isinstance(existing, (int, float)) else None))
+        data[key] = list(existing) + values
     return data
 
 
@@ -96,9 +103,13 @@ def case_options(func):
 def consult(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, fmt, graph, full):
     """Consult a CASE file (YAML/JSON) or a case given as flags."""
     data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis)
+    if graph is not None:
+        from compensa.visualize.dot import check_graph_path
+
+        check_graph_path(graph)  # before any output: a bad path must not leave a report and an error
     report = _consultant(ctx.obj["kb"]).consult(data)
     _print_report(report, fmt)
-    if graph:
+    if graph is not None:
         _write_graph(report, graph, full)
 
 
@@ -120,6 +131,10 @@ def demo(ctx, fmt, graph):
     """Run the embedded sample consultation and write its explanation graph."""
     from compensa.engine.case import read_case_file
 
+    if graph:
+        from compensa.visualize.dot import check_graph_path
+
+        check_graph_path(graph)
     report = _consultant(ctx.obj["kb"]).consult(read_case_file(SAMPLE_CASE))
     if fmt == "text":
         click.echo(f"Sample case ({SAMPLE_CASE.name}):", err=True)
@@ -188,6 +203,9 @@ def kb_graph_command(ctx, output, root, region, no_muscles):
     from compensa.visualize import kb_graph, to_dot, write_graph
 
     knowledge = load_kb(ctx.obj["kb"])
+    from compensa.visualize.dot import check_graph_path
+
+    check_graph_path(output)
     graph = kb_graph(knowledge, root=root, region=region, muscles=not no_muscles)
     title = f"compensa knowledge base {knowledge.version_string}" + (f" — {root}" if root else "") + (
         f" — {region}" if region else "")
@@ -245,7 +263,7 @@ def kb_show(ctx, entry_id, fmt):
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback unless told otherwise).")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes (multi-core).")
 @click.option("--engines", default=4, show_default=True, type=click.IntRange(1, 256),
               help="Compiled experta engines per worker (concurrent consultations per process).")
@@ -260,6 +278,7 @@ def serve(ctx, host, port, workers, engines):
     from compensa.kb import load_kb
 
     load_kb(ctx.obj["kb"])  # refuse to start on a bad KB, with its file:line messages
+    server.check_address(host, port)
     click.echo(f"compensa serving on http://{host}:{port}/ ({workers} worker(s)); Ctrl-C to stop", err=True)
     status = server.run(host, port, workers)
     if status:

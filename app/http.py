@@ -13,7 +13,9 @@ borrows an engine of its own from a bounded pool (see :class:`compensa.engine.in
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import traceback
 import uuid
@@ -22,6 +24,8 @@ from typing import Literal
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -49,9 +53,30 @@ def _loc(where: str) -> list:
     return out
 
 
+def _safe(value: object, depth: int = 0) -> object:
+    """Echo an input value back in JSON safely: no bytes, NaN, infinities or unpaired surrogates."""
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes that are not a JSON object>"
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        text = value.encode("utf-8", "replace").decode("utf-8")
+        return text if len(text) <= 200 else text[:200] + "…"
+    if isinstance(value, (list, tuple)):
+        return [_safe(v, depth + 1) for v in list(value)[:20]] if depth < 3 else "…"
+    if isinstance(value, dict):
+        return {str(_safe(k, 3)): _safe(v, depth + 1) for k, v in list(value.items())[:20]} if depth < 3 else "…"
+    if value is None or isinstance(value, (bool, int, float)):
+        return value if not isinstance(value, int) or abs(value) < 10**15 else "<a very large number>"
+    return repr(value)[:200]
+
+
 def _problem_json(problem: Problem) -> dict:
-    return {"loc": _loc(problem.where), "msg": problem.message, "input": problem.value,
+    return {"loc": _loc(problem.where), "msg": problem.message, "input": _safe(problem.value),
             "suggestions": list(problem.suggestions)}
+
+
+_NOT_JSON = "send the case as a JSON object with Content-Type: application/json"
 
 
 def _validation_errors(errors: list[dict], explain: bool) -> list[dict]:
@@ -64,16 +89,19 @@ def _validation_errors(errors: list[dict], explain: bool) -> list[dict]:
         grouped.setdefault(prefix, []).append({**error, "_tag_at": tag_at})
     out = []
     for prefix, items in grouped.items():
+        if prefix == ("body",) and any(e["type"] in ("model_attributes_type", "dict_type", "model_type") for e in items):
+            out.append({"loc": ["body"], "msg": _NOT_JSON, "input": _safe(items[0].get("input")), "suggestions": []})
+            continue
         deeper = [e for e in items if e["_tag_at"] is not None and len(e["loc"]) > e["_tag_at"] + 1]
         if items[0]["_tag_at"] is not None and not deeper:
             section = prefix[1] if len(prefix) > 1 else ""
             fields = ", ".join(_ITEM_FIELDS.get(section, ()))
             out.append({"loc": list(prefix), "msg": f"must be a name (text) or a mapping with {fields}",
-                        "input": items[0].get("input"), "suggestions": []})
+                        "input": _safe(items[0].get("input")), "suggestions": []})
             continue
         for e in (deeper or items):
             loc = [p for p in e["loc"] if p not in _MODEL_TAGS]
-            entry = {"loc": loc, "msg": e["msg"], "input": e.get("input"), "suggestions": []}
+            entry = {"loc": loc, "msg": e["msg"], "input": _safe(e.get("input")), "suggestions": []}
             if e["type"] == "extra_forbidden":
                 name = str(loc[-1])
                 section = loc[1] if len(loc) > 2 else None
@@ -88,7 +116,11 @@ def _validation_errors(errors: list[dict], explain: bool) -> list[dict]:
 
 
 class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes with 413, by header or while reading."""
+    """ASGI middleware: read the whole body first and refuse more than ``limit`` bytes with 413.
+
+    Reading it here (not while the app parses) means a chunked body that grows past the limit gets a
+    413 too, and the app never sees a partial body. A malformed Content-Length gets 400.
+    """
 
     def __init__(self, app, limit: int = MAX_BODY):
         self.app = app
@@ -98,33 +130,77 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await self._refuse(send)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return await self._answer(send, 400, "malformed Content-Length header")
+            if int(declared) > self.limit:
+                return await self._refuse(send)
+        chunks, size, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge()
-            return message
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return await self._refuse(send)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._refuse(send)
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send):
-        body = f'{{"detail":"request body larger than {self.limit} bytes"}}'.encode()
-        await send({"type": "http.response.start", "status": 413,
+        await self._answer(send, 413, f"request body larger than {self.limit} bytes")
+
+    @staticmethod
+    async def _answer(send, status: int, detail: str):
+        body = json.dumps({"detail": detail}).encode()
+        await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
+def _no_duplicate_keys(pairs):
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise _DuplicateKey(repeated[0])
+    return dict(pairs)
+
+
+class _DuplicateKey(ValueError):
     pass
+
+
+class CheckedJSONRoute(APIRoute):
+    """A route that refuses JSON bodies with a repeated key (JSON would silently keep the last one,
+    so a second "red_flags" could hide a present red flag)."""
+
+    def get_route_handler(self):
+        original = super().get_route_handler()
+
+        async def handler(request: Request):
+            body = await request.body()
+            if body and request.headers.get("content-type", "").startswith("application/json"):
+                try:
+                    json.loads(body, object_pairs_hook=_no_duplicate_keys)
+                except _DuplicateKey as exc:
+                    raise CompensaError(Problem(f"key {exc.args[0]!r} appears twice; JSON would keep only the last",
+                                                "", exc.args[0])) from None
+                except (ValueError, RecursionError):
+                    pass  # not JSON at all: the body parser reports it
+            return await original(request)
+
+        return handler
 
 
 def create_app(kb_path: str | None = None, max_engines: int | None = None) -> FastAPI:
@@ -141,6 +217,7 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None) -> Fa
         responses={413: {"model": schemas.ErrorResponse}, 422: {"model": schemas.ErrorResponse},
                    500: {"model": schemas.ErrorResponse}})
     app.state.consultant = consultant
+    app.router.route_class = CheckedJSONRoute
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):
@@ -153,6 +230,16 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None) -> Fa
     async def on_validation(request: Request, exc: RequestValidationError):
         detail = _validation_errors(exc.errors(), request.url.path.endswith("/explain"))
         return JSONResponse({"detail": detail, "request_id": request.state.request_id}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException):
+        rid = getattr(request.state, "request_id", None)
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            detail = [{"loc": ["body"], "msg": "the body is not valid JSON (UTF-8): " + _NOT_JSON, "input": None,
+                       "suggestions": []}]
+            return JSONResponse({"detail": detail, "request_id": rid}, status_code=422)
+        return JSONResponse({"detail": exc.detail, "request_id": rid}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(CompensaError)
     async def on_compensa_error(request: Request, exc: CompensaError):
@@ -193,6 +280,12 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None) -> Fa
         if request.target and request.why_not:
             raise UsageError(Problem("give target or why_not, not both", "target"))
         report = consultant.consult(to_case(request))
+        if request.target:  # validate in every format (an unknown muscle is a 422 for svg/dot too)
+            explained = explaining.why_target(report, request.target, consultant.vocabulary)
+        elif request.why_not:
+            explained = explaining.why_not(report, request.why_not, consultant.vocabulary)
+        else:
+            explained = None
         graph = explanation_graph(report)
         if not request.full:
             graph = focus(graph, report)
@@ -204,12 +297,7 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None) -> Fa
             import graphviz
 
             return Response(graphviz.Source(source).pipe(format="svg"), media_type="image/svg+xml")
-        if request.target:
-            data = explaining.why_target(report, request.target, consultant.vocabulary)
-        elif request.why_not:
-            data = explaining.why_not(report, request.why_not, consultant.vocabulary)
-        else:
-            data = explaining.how(report, verbose=request.verbose)
+        data = explained if explained is not None else explaining.how(report, verbose=request.verbose)
         return {"kb_version": kb.version_string, "explanation": data, "text": explaining.to_text(data),
                 "graph": graph_to_json(graph)}
 

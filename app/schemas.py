@@ -14,7 +14,7 @@ from compensa.engine.case import MAX_ITEMS
 
 __all__ = ["CaseModel", "ErrorResponse", "ExplainRequest", "KBInfo", "ReportModel", "TriageModel"]
 
-Side = Literal["left", "right", "both"]
+Side = Literal["left", "right", "both", "bilateral", "l", "r", "central", "none"]
 
 
 class _Strict(BaseModel):
@@ -155,6 +155,8 @@ class Target(BaseModel):
     exercise: Optional[Exercise] = None
     caution: Optional[str] = Field(None, description="Why the usual exercise is withheld (e.g. flexion with a disc).")
     also_roots: list[str]
+    conflict: Optional[dict] = Field(None, description="Another likely pattern asks the opposite action for this muscle.")
+    tentative: bool = Field(False, description="No test confirms the pattern or this muscle yet: check before loading.")
 
 
 class NextAssessment(BaseModel):

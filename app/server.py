@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 
-__all__ = ["run"]
+__all__ = ["check_address", "run"]
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -26,6 +26,20 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
+
+
+def check_address(host: str, port: int) -> None:
+    """Fail with a usage error (exit 2) when the address cannot be listened on (in use, bad host)."""
+    from compensa.errors import UsageError
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from exc
 
 
 def _worker(host: str, port: int, log_level: str) -> None:
@@ -44,7 +58,7 @@ def run(host: str, port: int, workers: int = 1, log_level: str = "info") -> int:
         uvicorn.run("compensa.app.http:app_factory", factory=True, host=host, port=port, workers=workers,
                     log_level=log_level, access_log=True)
         return 0
-    _listening_socket(host, port).close()  # fail fast (address in use, bad host) before forking
+    check_address(host, port)  # fail fast (address in use, bad host) before forking
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=_worker, args=(host, port, log_level), name=f"compensa-worker-{i}")
                  for i in range(workers)]

@@ -20,9 +20,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from compensa.errors import CaseError, Problem, closest
+from compensa.kb.yamlsource import read_yaml
 from compensa.kb.vocabulary import Vocabulary
 
 __all__ = ["Case", "EvidenceItem", "MAX_ITEMS", "case_from_flags", "parse_case", "read_case_file"]
@@ -114,6 +113,9 @@ class _Parser:
             self.problem(path, f"expected text, got {type(value).__name__}", value)
             return None
         text = str(value)
+        if not _encodable(text):
+            self.problem(path, "contains characters that are not valid text (unpaired surrogates)", text.encode("utf-8", "replace").decode())
+            return None
         if len(text) > _MAX_TEXT:
             self.problem(path, f"text longer than {_MAX_TEXT} characters", text[:40] + "...")
             return None
@@ -247,6 +249,8 @@ class _Parser:
         for field, value in (("name", name), ("notes", notes)):
             if not isinstance(value, str):
                 self.problem(field, "must be text", value if _jsonable(value) else repr(value))
+            elif not _encodable(value):
+                self.problem(field, "contains characters that are not valid text (unpaired surrogates)")
             elif len(value) > 2000:
                 self.problem(field, "longer than 2000 characters")
         if self.problems:
@@ -255,10 +259,18 @@ class _Parser:
         return Case(evidence, name if isinstance(name, str) else "", notes if isinstance(notes, str) else "")
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _jsonable(value: object) -> bool:
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
+        json.dumps(value, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError):
         return False
     return True
 
@@ -276,14 +288,13 @@ def read_case_file(path: str | Path) -> object:
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseError(Problem(f"cannot read case file: {exc.strerror if isinstance(exc, OSError) else exc}",
                                 str(path))) from exc
-    try:
-        return yaml.safe_load(text) if text.strip() else {}
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise CaseError(Problem(f"not valid YAML or JSON: {exc.problem or exc.context}", where)) from exc
-    except (yaml.YAMLError, ValueError) as exc:
-        raise CaseError(Problem(f"not valid YAML or JSON: {exc}", str(path))) from exc
+    if not text.strip():
+        return {}
+    data, problems = read_yaml(text, str(path))
+    if problems:  # syntax errors, and duplicate keys (a second red_flags: would hide the first)
+        raise CaseError([Problem(p.message.replace("YAML syntax error", "not valid YAML or JSON")
+                                 .replace("YAML error", "not valid YAML or JSON"), p.where) for p in problems])
+    return data
 
 
 def case_from_flags(pain=(), findings=(), tests=(), red_flags=(), no_red_flags=(), history=(), diagnoses=()) -> dict:

@@ -110,6 +110,8 @@ def consultant_for(kb: KnowledgeBase | None = None) -> Consultant:
         if found is None or found.kb is not kb:
             found = Consultant(kb)
             _cache[id(kb)] = found
+            while len(_cache) > 8:  # a library user loading many KBs keeps only the recent ones
+                _cache.pop(next(iter(_cache)))
         return found
 
 

@@ -121,7 +121,14 @@ class CompiledKB:
                 build = True
             else:
                 build = False
-        return self._new_engine() if build else self._pool.get()
+        if not build:
+            return self._pool.get()
+        try:
+            return self._new_engine()
+        except BaseException:
+            with self._create_lock:
+                self._created -= 1  # give the slot back, or callers could wait forever
+            raise
 
     def run(self, evidence: list[dict]) -> Run:
         """Run one consultation on evidence dicts (``kind``, ``id``, ``side``, ``value``)."""

@@ -108,9 +108,18 @@ def _phrase(kb: KnowledgeBase, chain: list[str]) -> str:
     return text
 
 
+def _observed(reasoning: Reasoning, key: tuple, kinds: tuple[str, ...] = ("finding", "test")) -> bool:
+    """Whether a finding or test (not only pain or history) supports this belief."""
+    return any(ev[1] in kinds and w > 0 for ev, w in reasoning.reported_influence(key).items())
+
+
 def _choose_roots(reasoning: Reasoning) -> list[tuple[tuple, float]]:
-    """The roots whose plans are given: the leader, plus likely roots resting on evidence of their own."""
-    ranked = rank(reasoning, "root", TARGET_MIN)[:TARGET_ROOTS]
+    """The roots whose plans are given: the leader, plus likely roots resting on evidence of their own.
+
+    A root only reached from pain and history gives no plan: without a finding or a test behind it,
+    exercise risks stretching or strengthening the wrong muscles (the method's own warning).
+    """
+    ranked = [(k, cf) for k, cf in rank(reasoning, "root", TARGET_MIN) if _observed(reasoning, k)][:TARGET_ROOTS]
     roots = ranked[:1]
     explained = {ev for k, _ in roots for ev, w in reasoning.reported_influence(k).items() if w > 0}
     for key, cf in ranked[1:]:
@@ -152,8 +161,13 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
         _, root_id, side = root_key
         key = (muscle, side)
         if key in chosen:
-            if root_id not in chosen[key]["also_roots"] and chosen[key]["root"] != root_id:
-                chosen[key]["also_roots"].append(root_id)
+            first = chosen[key]
+            if first["action"] != action:  # another likely pattern asks the opposite: say so, keep the leader's
+                note = (f"{in_sentence(kb.roots[root_id].label)} would {action} it instead; the leading pattern "
+                        f"decides - confirm the muscle's state with a test before loading it")
+                first["conflict"] = {"root": root_id, "action": action, "note": note}
+            elif root_id not in first["also_roots"] and first["root"] != root_id:
+                first["also_roots"].append(root_id)
             return
         state = "tight" if action == "stretch" else "weak"
         state_cf = reasoning.reported_cf(belief_key(muscle_state_id(muscle, state), side))
@@ -175,13 +189,16 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
             because += f", which {phrase}"
         if not painful:
             because += ". It does not hurt there: it is where the chain starts"
+        tentative = not _observed(reasoning, root_key, ("test",)) and state_cf < 0.2
+        if tentative:
+            because += ". Tentative: no test confirms this pattern yet - check the muscle before loading it"
         exercise, caution = _exercise(kb, muscle, action, likely)
         chosen[key] = {
             "muscle": muscle, "label": label, "action": action, "region": kb.muscles[muscle].region,
             "side": side or None, "painful": painful, "because": because + ".",
             "chain": [muscle] + chain, "root": root_id, "confidence": round(cf, 3),
             "muscle_state_confirmed": state_cf >= 0.2, "exercise": exercise, "caution": caution or None,
-            "also_roots": [],
+            "also_roots": [], "conflict": None, "tentative": tentative,
         }
 
     for root_key, cf in _choose_roots(reasoning):
@@ -257,10 +274,11 @@ def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit:
     hypotheses = rank(reasoning, "root")[:5] + rank(reasoning, "condition", 0.2)[:3]
     if not hypotheses:
         return []
-    done = {e.id for e in case.evidence if e.kind in ("finding", "test")}
+    done = {(e.id, e.side) for e in case.evidence if e.kind in ("finding", "test")}
+    done_ids = {i for i, _ in done}
     scored = []
     for assessment in kb.assessments.values():
-        if assessment.id in done:
+        if assessment.id in done_ids and not assessment.sided:
             continue
         best = (0.0, None, None, None)
         total = 0.0
@@ -270,6 +288,8 @@ def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit:
                 for (_, node, side), cf in hypotheses:
                     if node not in impacts:
                         continue
+                    if (assessment.id, side) in done or (assessment.id, "") in done or (not side and assessment.id in done_ids):
+                        continue  # already done for this side
                     weight = max(cf, 0.1) * (1.0 - cf)
                     value = abs(effect.strength) * impacts[node] * weight
                     total += value

@@ -88,30 +88,53 @@ class Reasoning:
         self.cf(key)
         return self._contributions.get(key, ())
 
-    def merged_keys(self, key: tuple) -> tuple[tuple, ...]:
-        """The beliefs read together as ``key``: a sided belief also takes the side-unknown one.
+    @cached_property
+    def instances(self) -> dict[str, tuple[tuple, ...]]:
+        """Every belief key of each node (one per side the evidence came from), in canonical order."""
+        out: dict[str, list[tuple]] = {}
+        for key in sorted(k for k in self._cf if k[0] == "Belief"):
+            out.setdefault(key[1], []).append(key)
+        return {node: tuple(keys) for node, keys in out.items()}
 
-        Evidence without a side reaches a sided node as side ``""`` (side not known). When the same
-        node is also believed on a side, the side-unknown support applies to that side too. The
-        merge happens at read-out only, never during propagation, so no evidence is counted twice
-        along one chain.
+    def reported_key(self, key: tuple) -> tuple:
+        """The key a belief is reported under: one side-less key for a node that has no side."""
+        if key[0] == "Belief" and key[2] and not self.kb.is_sided(key[1]):
+            return (key[0], key[1], "")
+        return key
+
+    def merged_keys(self, key: tuple) -> tuple[tuple, ...]:
+        """The belief instances read together as ``key``.
+
+        Every belief keeps the side of the evidence behind it, even about a node that has no side,
+        so one node may be believed several times (left, right, side unknown). A node without a side
+        is read as all its instances together. A sided node on a side also takes the side-unknown
+        instance (evidence given without a side applies to either side). Each instance carries
+        different evidence, so merging at read-out counts nothing twice.
         """
-        if key[0] == "Belief" and key[2]:
+        if key[0] != "Belief":
+            return (key,)
+        if not self.kb.is_sided(key[1]):
+            return self.instances.get(key[1], (key,))
+        if key[2]:
             unsided = (key[0], key[1], "")
             if unsided in self.by_conclusion:
                 return (key, unsided)
         return (key,)
 
     def reported_cf(self, key: tuple) -> float:
-        """Certainty of a belief as reported (sided beliefs include side-unknown support)."""
+        """Certainty of a belief as reported (merged over its instances, see :meth:`merged_keys`)."""
         keys = self.merged_keys(key)
         if len(keys) == 1:
-            return self.cf(key)
+            return self.cf(keys[0])
         return round(combine(p.value for k in keys for p in self.contributions(k)), 6)
 
     def shown(self, key: tuple) -> bool:
-        """False for a side-unknown belief whose node is also believed on a side (it is merged there)."""
-        if key[0] != "Belief" or key[2]:
+        """Whether this key is reported on its own (not merged into another)."""
+        if key[0] != "Belief":
+            return True
+        if not self.kb.is_sided(key[1]):
+            return key[2] == ""
+        if key[2]:
             return True
         return not any((key[0], key[1], side) in self.by_conclusion for side in ("left", "right"))
 
@@ -119,8 +142,8 @@ class Reasoning:
         """Reported beliefs about nodes of ``kind``, strongest first, ties by id then side."""
         cache = self.__dict__.setdefault("_beliefs", {})
         if kind not in cache:
-            out = [(k, self.reported_cf(k)) for k in self._cf
-                   if k[0] == "Belief" and self.kb.node_kind(k[1]) == kind and self.shown(k)]
+            keys = {self.reported_key(k) for k in self._cf if k[0] == "Belief" and self.kb.node_kind(k[1]) == kind}
+            out = [(k, self.reported_cf(k)) for k in keys if self.shown(k)]
             cache[kind] = sorted(out, key=lambda kv: (-kv[1], kv[0][1], kv[0][2]))
         return list(cache[kind])
 

@@ -42,7 +42,9 @@ class Emit:
 
     ``via`` names the justification: ``site:<condition>@<site>``, ``effect:<assessment>:<result>``,
     ``link:<cause>-><effect>``, ``member:<root>``, ``flag:<id>`` or ``plan:<root>``.
-    ``sided`` says whether the conclusion keeps the premise's side.
+    ``sided`` says whether the conclusion keeps the premise's side. Beliefs always do — even about
+    nodes that have no side (low back pain) — so that left-sided evidence reaching a sided cause
+    through an unsided node stays left-sided; an unsided node is read out as one merged belief.
     """
 
     fact: str  # Belief | Alarm | Plan | Target
@@ -67,7 +69,7 @@ class RuleSpec:
 
 
 def _belief(kb: KnowledgeBase, node: str, strength: float, via: str) -> Emit:
-    return Emit("Belief", (("node", node),), strength, via, kb.is_sided(node))
+    return Emit("Belief", (("node", node),), strength, via, True)
 
 
 def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
@@ -119,8 +121,8 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
             tuple(_belief(kb, r.id, r.member_strength, f"member:{r.id}") for r in roots)))
 
     for root in sorted(kb.roots.values(), key=lambda r: r.id):
-        emits = (Emit("Plan", (("root", root.id),), 1.0, f"plan:{root.id}", True),) + tuple(
-            Emit("Target", (("muscle", m), ("action", action), ("root", root.id)), 1.0, f"plan:{root.id}", True, False)
+        emits = (Emit("Plan", (("root", root.id),), 1.0, f"plan:{root.id}", root.sided),) + tuple(
+            Emit("Target", (("muscle", m), ("action", action), ("root", root.id)), 1.0, f"plan:{root.id}", root.sided, False)
             for action, muscles in (("stretch", root.tight), ("strengthen", root.weak)) for m in muscles)
         if len(emits) > 1:
             rules.append(RuleSpec(f"plan:{root.id}", 0, "Belief", (("node", root.id),), emits, unless_alarm=True))

@@ -18,7 +18,7 @@ import networkx as nx
 
 from compensa.errors import UsageError
 
-__all__ = ["FORMATS", "dot_available", "to_dot", "write_graph"]
+__all__ = ["FORMATS", "check_graph_path", "dot_available", "to_dot", "write_graph"]
 
 FORMATS = ("svg", "png", "dot")
 
@@ -157,16 +157,44 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def check_graph_path(path: str | os.PathLike) -> Path:
+    """Refuse a graph path that cannot be written (bad suffix, missing folder, a folder) before any work."""
+    if not str(path).strip():
+        raise UsageError("the graph file name is empty")
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise UsageError(f"graph file {str(path)!r} must end in .svg, .png or .dot")
+    if path.is_dir():
+        raise UsageError(f"graph file {str(path)!r} is a folder")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"cannot write {str(path)!r}: {str(parent)!r} is not a folder")
+    if parent.is_dir():
+        try:  # the only sure test: create (and remove) a file there
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
+    return path
+
+
 def write_graph(source: str, path: str | os.PathLike) -> tuple[Path, str]:
     """Write DOT ``source`` to ``path`` as .svg, .png or .dot (atomically); return the path written and a note.
 
     Without Graphviz's ``dot``, an .svg/.png request writes the DOT text next to it (``.dot``) and
     the note says how to get the picture.
     """
-    path = Path(path)
+    path = check_graph_path(path)
     fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise UsageError(f"graph file {str(path)!r} must end in .svg, .png or .dot")
+    try:
+        return _write(source, path, fmt)
+    except OSError as exc:
+        raise UsageError(f"cannot write graph file {str(path)!r}: {exc.strerror or exc}") from exc
+
+
+def _write(source: str, path: Path, fmt: str) -> tuple[Path, str]:
     if fmt == "dot":
         _atomic_write(path, source.encode("utf-8"))
         return path, ""

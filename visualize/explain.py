@@ -213,7 +213,11 @@ def why_not(report, root_term: str, vocab) -> dict:
     root = kb.roots[root_id]
     ranked = [r for r in report.root_causes if r["id"] == root_id]
     entry = ranked[0] if ranked else None
-    key = belief_key(root_id, entry["side"] or "" if entry else "")
+    if entry:
+        key = belief_key(root_id, entry["side"] or "")
+    else:  # not reported: the instance the evidence speaks to most (a one-sided belief counts)
+        candidates = [belief_key(root_id, s) for s in ("", "left", "right")]
+        key = max(candidates, key=lambda k: (abs(report.reasoning.reported_cf(k)), -candidates.index(k)))
     cf = report.reasoning.reported_cf(key)
     position = report.root_causes.index(entry) + 1 if entry else None
     top = report.root_causes[0] if report.root_causes else None

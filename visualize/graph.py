@@ -95,6 +95,7 @@ def explanation_graph(report) -> nx.DiGraph:
     target_view = {(t["muscle"], t["action"], t["side"] or ""): t for t in report.targets}
 
     def add_fact(key: tuple) -> str:
+        key = reasoning.reported_key(key)  # a node without a side is one node, whatever side its evidence had
         nid = node_id(key)
         if nid in graph:
             return nid
@@ -138,6 +139,9 @@ def explanation_graph(report) -> nx.DiGraph:
             for part in reasoning.contributions(support.conclusion):
                 if part.support == support:
                     contribution = part.value
+        if graph.has_edge(firing, conclusion):  # the same step from several instances: show the strongest
+            previous = graph.edges[firing, conclusion]["contribution"]
+            contribution = contribution if abs(contribution) > abs(previous) else previous
         graph.add_edge(firing, conclusion, relation="generated", strength=support.strength,
                        contribution=round(contribution, 4), **_via_details(kb, support.via))
     return graph
@@ -176,7 +180,10 @@ def focus(graph: nx.DiGraph, report, roots: int = 3) -> nx.DiGraph:
     for n, d in graph.nodes(data=True):  # every piece of evidence given stays visible
         if d.get("kind") == "evidence":
             keep_ids.add(n)
-    return live.subgraph(keep_ids).copy()
+    out = nx.DiGraph(**graph.graph)  # built in the original order, so the result never depends on set order
+    out.add_nodes_from((n, d) for n, d in live.nodes(data=True) if n in keep_ids)
+    out.add_edges_from((u, v, d) for u, v, d in live.edges(data=True) if u in keep_ids and v in keep_ids)
+    return out
 
 
 def graph_to_json(graph: nx.DiGraph) -> dict:

@@ -71,14 +71,17 @@ def report_text(report: dict) -> str:
     if report["plan_withheld"]:
         lines.append("  withheld: red flags come first. Seek medical assessment.")
     elif not report["targets"]:
-        lines.append("  none yet: no root imbalance is likely enough to act on.")
+        lines.append("  none yet: no root imbalance is likely enough, or confirmed by a finding or test, to act on.")
+        lines.append("  Do the next assessments first: exercise without them risks training the wrong muscles.")
     else:
         lines.append(f"  {'muscle':<24}{'action':<12}{'side':<7}{'hurts?':<8}exercise")
         for t in report["targets"]:
-            hurt = "yes" if t["painful"] else "no  *"
+            hurt = ("yes" if t["painful"] else "no  *") + ("?" if t.get("tentative") else "")
             exercise = t["exercise"]["label"] if t.get("exercise") else "-"
             lines.append(f"  {t['label']:<24}{t['action']:<12}{(t['side'] or '-'):<7}{hurt:<8}{exercise}")
         lines.append("  * away from the pain: treat where the chain starts, not where it hurts.")
+        if any(t.get("tentative") for t in report["targets"]):
+            lines.append("  ? tentative: no test confirms it yet; check the muscle before loading it.")
         lines.append("")
         for t in report["targets"]:
             lines.append(_wrap(f"{t['label']}: {t['because']}"))

@@ -121,3 +121,29 @@ def test_kb_graph_whole_root_and_region(capsys, tmp_path):
     assert (tmp_path / "root.dot").stat().st_size < (tmp_path / "all.dot").stat().st_size
     code, _, err = run(capsys, "kb", "graph", "-o", str(tmp_path / "x.dot"), "--region", "kne")
     assert code == 2 and "did you mean 'knee'" in err
+
+
+def test_a_repeated_case_section_is_refused_not_merged(capsys, tmp_path):
+    case = tmp_path / "dup.yaml"
+    case.write_text("pain: [lower_back]\nred_flags: [saddle_anaesthesia]\nred_flags: [{id: fever, present: false}]\n")
+    code, out, err = run(capsys, "consult", str(case))
+    assert code == 2 and out == "" and "dup.yaml:3:1: duplicate key 'red_flags'" in err
+
+
+@pytest.mark.parametrize("target", ["/proc/nowhere.svg", "", "{tmp}"])
+def test_unwritable_graph_path_fails_before_any_output(capsys, tmp_path, target):
+    target = target.replace("{tmp}", str(tmp_path))  # a folder
+    code, out, err = run(capsys, "consult", "--pain", "neck", "--graph", target)
+    assert code == 2 and out == "" and ("graph" in err or "cannot write" in err)
+
+
+def test_serve_rejects_bad_ports(capsys):
+    code, _, err = run(capsys, "serve", "--port", "99999")
+    assert code == 2 and "99999" in err
+
+
+def test_flags_add_to_an_empty_section_of_a_case_file(capsys, tmp_path):
+    case = tmp_path / "c.yaml"
+    case.write_text("pain:\nfindings: [anterior_pelvic_tilt]\n")
+    code, out, _ = run(capsys, "consult", str(case), "--pain", "lower_back", "--format", "json")
+    assert code == 0 and json.loads(out)["case"]["pain"] == [{"site": "lower_back"}]

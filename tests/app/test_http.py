@@ -130,3 +130,36 @@ def test_concurrent_consultations_never_see_each_others_facts(client):
         results = list(pool.map(lambda i: (i, client.post("/v1/consult", json=CASES[i]).json()), jobs))
     for i, data in results:
         assert data == expected[i]
+
+
+@pytest.mark.parametrize(("name", "body", "headers", "status"), [
+    ("form-encoded", b'{"pain":["neck"]}', {"content-type": "application/x-www-form-urlencoded"}, 422),
+    ("no-content-type", b'{"pain":["neck"]}', {"content-type": "text/plain"}, 422),
+    ("infinite-number", b'{"pain":[1e999]}', {"content-type": "application/json"}, 422),
+    ("unpaired-surrogate", b'{"pain":["neck"],"name":"\\ud800"}', {"content-type": "application/json"}, 422),
+    ("huge-integer", b'{"pain":[' + b"9" * 5000 + b"]}", {"content-type": "application/json"}, 422),
+    ("not-utf8", '{"pain":["n\xe9ck"]}'.encode("latin-1"), {"content-type": "application/json"}, 422),
+    ("duplicate-key", b'{"pain":["lower_back"],"red_flags":["saddle_anaesthesia"],"red_flags":[]}',
+     {"content-type": "application/json"}, 422),
+    ("bad-content-length", b"{}", {"content-type": "application/json", "content-length": "abc"}, 400),
+])
+def test_odd_bodies_get_clear_4xx_never_500(client, name, body, headers, status):
+    for path in ("/v1/consult", "/v1/triage", "/v1/explain"):
+        response = client.post(path, content=body, headers=headers)
+        assert response.status_code == status, (path, response.text)
+        assert "internal error" not in response.text
+
+
+def test_chunked_body_over_the_limit_is_413(client):
+    def chunks():
+        yield b'{"history": ['
+        for _ in range(20000):
+            yield b'"runner",'
+        yield b'"runner"]}'
+
+    assert client.post("/v1/consult", content=chunks(), headers={"content-type": "application/json"}).status_code == 413
+
+
+def test_graph_formats_validate_the_target_too(client):
+    response = client.post("/v1/explain?format=svg", json={"pain": ["neck"], "target": "nosuchmuscle"})
+    assert response.status_code == 422 and "unknown target" in response.text

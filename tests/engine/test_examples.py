@@ -149,3 +149,33 @@ def test_frozen_shoulder_is_put_down_to_the_capsule_not_a_muscle_pattern():
                       "history": ["diabetes"]})
     assert report.root_causes[0]["id"] == "shoulder_capsular_restriction"
     assert report.targets == [] and "frozen_shoulder" in report.triage["medical_review"]
+
+
+def test_evidence_on_one_side_never_supports_the_other_side_through_an_unsided_node():
+    report = consult({"pain": ["lower_back:left"], "tests": ["thomas_test:positive:right"]})
+    for root in report.root_causes:
+        if root["side"]:
+            assert all(e.get("side") in (None, root["side"]) for e in root["supporting"]), root
+
+
+def test_contradicting_patterns_are_shown_not_hidden():
+    report = consult({"pain": ["lower_back"], "findings": ["sway_back", "hyperlordosis"],
+                      "tests": ["hamstring_90_90:positive"]})
+    conflicts = [t for t in report.targets if t["conflict"]]
+    assert all(t["conflict"]["action"] != t["action"] for t in conflicts)
+
+
+def test_a_test_done_on_one_side_can_still_be_suggested_for_the_other():
+    report = consult({"pain": ["lateral_knee:right"], "findings": ["knee_valgus:right"],
+                      "tests": ["hip_abductor_strength:negative:left"]})
+    assert any(n["id"] == "hip_abductor_strength" and n["side"] == "right" for n in report.next_assessments)
+
+
+def test_pain_alone_gives_no_exercise_plan():
+    report = consult({"pain": ["neck"]})
+    assert report.root_causes and report.targets == [] and report.next_assessments
+
+
+def test_visual_only_pattern_gives_tentative_targets():
+    report = consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt", "hyperlordosis"]})
+    assert report.targets and all(t["tentative"] for t in report.targets if not t["muscle_state_confirmed"])

@@ -69,3 +69,9 @@ def test_unknown_target_suggests(report, vocab):
     with pytest.raises(CaseError, match="unknown target 'glutius_medius'") as caught:
         explain.why_target(report, "glutius_medius", vocab)
     assert "gluteus_medius" in caught.value.problems[0].suggestions
+
+
+def test_why_not_sees_a_one_sided_belief(vocab):
+    report = consult({"pain": ["lateral_knee:left"], "tests": ["navicular_drop:negative:left"]})
+    data = explain.why_not(report, "pronation_distortion", vocab)
+    assert data["confidence"] < 0 and data["against"]
