@@ -241,6 +241,19 @@ def case_has_alarm(case: Case) -> bool:
     return any(e.value == "present" for e in case.of_kind("red_flag"))
 
 
+def _assessment_reach(kb: KnowledgeBase, assessment) -> dict[str, list]:
+    """For one assessment: each node's summed |effect| x impact over both results (KB-static; cached)."""
+    cache = kb._index.setdefault("assessment_reach", {})
+    if assessment.id not in cache:
+        reach: dict[str, float] = {}
+        for result in assessment.results:
+            for effect in assessment.outcomes[result]:
+                for node, impact in _impacts(kb, effect.target).items():
+                    reach[node] = reach.get(node, 0.0) + abs(effect.strength) * impact
+        cache[assessment.id] = reach
+    return cache[assessment.id]
+
+
 def _impacts(kb: KnowledgeBase, target: str) -> dict[str, float]:
     """How one assessment effect target bears on roots and conditions (up to three steps; cached per KB)."""
     cache = kb._index.setdefault("impacts", {})
@@ -280,24 +293,21 @@ def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit:
     for assessment in kb.assessments.values():
         if assessment.id in done_ids and not assessment.sided:
             continue
-        best = (0.0, None, None, None)
+        best = (0.0, None, None)
         total = 0.0
-        for result in assessment.results:
-            for effect in assessment.outcomes[result]:
-                impacts = _impacts(kb, effect.target)
-                for (_, node, side), cf in hypotheses:
-                    if node not in impacts:
-                        continue
-                    if (assessment.id, side) in done or (assessment.id, "") in done or (not side and assessment.id in done_ids):
-                        continue  # already done for this side
-                    weight = max(cf, 0.1) * (1.0 - cf)
-                    value = abs(effect.strength) * impacts[node] * weight
-                    total += value
-                    if value > best[0]:
-                        best = (value, node, side, (result, effect))
+        reach = _assessment_reach(kb, assessment)
+        for (_, node, side), cf in hypotheses:
+            if node not in reach:
+                continue
+            if (assessment.id, side) in done or (assessment.id, "") in done or (not side and assessment.id in done_ids):
+                continue  # already done for this side
+            value = reach[node] * max(cf, 0.1) * (1.0 - cf)
+            total += value
+            if value > best[0]:
+                best = (value, node, side)
         if best[1] is None or total < 0.01:
             continue
-        _, node, side, (result, effect) = best
+        _, node, side = best
         cf = reasoning.reported_cf(belief_key(node, side))
         verb = "confirm or refute" if assessment.outcomes[assessment.results[1]] else "support"
         why = f"Would {verb} {in_sentence(kb.label(node))}{f' ({side})' if side else ''}, now at {cf:.2f}: {assessment.reading}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 
 from compensa.kb.yamlsource import Location
@@ -37,6 +38,7 @@ __all__ = [
 STATES = ("tight", "weak")
 
 
+@lru_cache(maxsize=4096)
 def in_sentence(label: str) -> str:
     """A label as it reads inside a sentence: lower case, except acronyms (TFL, SI, ITB) and codes."""
     words = []
