@@ -150,8 +150,8 @@ def _arithmetic(report, key: tuple) -> dict:
         keep_against *= 1 - v
     mb, md = 1 - keep_for, 1 - keep_against
     cf = report.reasoning.reported_cf(key)
-    text = (f"MB = 1 - " + " x ".join(f"(1 - {v:.3f})" for v in positive) + f" = {mb:.3f}" if positive else "MB = 0")
-    text += "; " + (f"MD = 1 - " + " x ".join(f"(1 - {v:.3f})" for v in negative) + f" = {md:.3f}" if negative else "MD = 0")
+    text = ("MB = 1 - " + " x ".join(f"(1 - {v:.3f})" for v in positive) + f" = {mb:.3f}" if positive else "MB = 0")
+    text += "; " + ("MD = 1 - " + " x ".join(f"(1 - {v:.3f})" for v in negative) + f" = {md:.3f}" if negative else "MD = 0")
     text += f"; CF = (MB - MD) / (1 - min(MB, MD)) = {cf:.3f}"
     return {"mb": round(mb, 4), "md": round(md, 4), "cf": round(cf, 4), "text": text}
 

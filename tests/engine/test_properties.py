@@ -181,6 +181,7 @@ def test_unknown_ids_always_give_an_error_with_a_suggestion(word, section):
         [problem] = exc.problems
         assert word in problem.message and problem.where.startswith(f"{section}[0]")
         assert problem.suggestions, problem
+        assert set(problem.suggestions) <= set(vocab.ids(kind)), "suggestions must be valid ids of that section"
     else:
         raise AssertionError("an unknown id was accepted")
 
