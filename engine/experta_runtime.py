@@ -45,9 +45,10 @@ _handlers_before = list(_root.handlers)
 try:
     from experta import AS, NOT, Fact, KnowledgeEngine, Rule
     from experta.matchers.rete import ReteMatcher
-    from experta.matchers.rete.check import FeatureCheck, TypeCheck
+    from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
     from experta.matchers.rete.mixins import ChildNode
-    from experta.matchers.rete.nodes import FeatureTesterNode
+    from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode
+    from experta.matchers.rete.token import Token
     from experta.fieldconstraint import L
 except ImportError as exc:  # pragma: no cover - broken installation
     raise ImportError(
@@ -123,27 +124,89 @@ def _constant_check(child):
     return check.what, check.how.value
 
 
+class _CollapsedChain:
+    """A linear alpha chain (constant checks and fact captures) ending at a conflict-set node, run as one step.
+
+    Same tests, same bindings and the same token reach the conflict-set node as through experta's
+    nodes one by one; what is saved is a token copy per node.
+    """
+
+    __slots__ = ("constants", "binds", "terminal")
+
+    def __init__(self, constants, binds, terminal):
+        self.constants = constants
+        self.binds = binds
+        self.terminal = terminal
+
+    def __call__(self, token) -> None:
+        fact = next(iter(token.data))
+        for key, value in self.constants:
+            try:
+                if fact[key] != value:
+                    return
+            except (KeyError, TypeError):
+                return
+        context = dict(token.context)
+        for name in self.binds:
+            if context.get(name, fact) is not fact:
+                return
+            context[name] = fact
+        self.terminal._activate(tuple.__new__(Token, (token.tag, {fact}, context)))
+
+
+def _collapse(child):
+    """A :class:`_CollapsedChain` for ``child`` when its chain has the simple shape, else ``None``."""
+    constants, binds = [], []
+    node, callback = child.node, child.callback
+    while True:
+        if isinstance(node, ConflictSetNode):
+            return _CollapsedChain(tuple(constants), tuple(binds), node) if callback == node.activate else None
+        if not isinstance(node, FeatureTesterNode) or callback != node.activate or len(node.children) != 1:
+            return None
+        check = node.matcher
+        if isinstance(check, FactCapture):
+            binds.append(check.bind)
+        elif isinstance(check, FeatureCheck) and isinstance(check.how, L) and check.how.__bind__ is None \
+                and isinstance(check.what, str) and "__" not in check.what:
+            constants.append((check.what, check.how.value))
+        else:
+            return None
+        node, callback = node.children[0].node, node.children[0].callback
+
+
+def _fast(child):
+    collapsed = _collapse(child)
+    return ChildNode(child.node, collapsed) if collapsed is not None else child
+
+
 def _add_dispatch(node, minimum: int, seen: set) -> None:
+    """Rewrite ``node``'s children (depth first): constant tests become hashed dispatch.
+
+    Children testing one key against different constants are grouped behind a dispatch node (by
+    value, or by fact type at the root). A type lookup goes straight on to the type node's own
+    (already rewritten) children; a dispatched value test heading a simple chain runs collapsed.
+    """
     if id(node) in seen:
         return
     seen.add(id(node))
-    groups: dict[str, dict] = {}
+    for child in node.children:  # depth first: below is rewritten before this level uses it
+        _add_dispatch(child.node, minimum, seen)
+    groups: dict[object, dict] = {}
     for child in node.children:
         found = _constant_check(child)
         if found:
             groups.setdefault(found[0], {}).setdefault(found[1], []).append(child)
     for key, table in groups.items():
-        if sum(len(v) for v in table.values()) < minimum:
-            continue
-        dispatch = _DispatchNode(key, table)
-        grouped = {id(c) for c in dispatch.grouped}
-        node.children[:] = [c for c in node.children if id(c) not in grouped] + [ChildNode(dispatch, dispatch.activate)]
-    for child in node.children:
-        if isinstance(child.node, _DispatchNode):
-            for grouped in child.node.grouped:
-                _add_dispatch(grouped.node, minimum, seen)
+        count = sum(len(v) for v in table.values())
+        if key is _TYPE:
+            routed = {t: [grand for c in children for grand in c.node.children] for t, children in table.items()}
+        elif count >= minimum:
+            routed = {v: [_fast(c) for c in children] for v, children in table.items()}
         else:
-            _add_dispatch(child.node, minimum, seen)
+            continue
+        dispatch = _DispatchNode(key, routed)
+        grouped = {id(c) for children in table.values() for c in children}
+        node.children[:] = [c for c in node.children if id(c) not in grouped] + [ChildNode(dispatch, dispatch.activate)]
 
 
 class DispatchReteMatcher(ReteMatcher):

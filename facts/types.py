@@ -30,7 +30,7 @@ class FactType:
 
     def key(self, values: dict) -> tuple:
         """A hashable identity of one fact of this type: ``(name, field values...)``."""
-        return (self.name, *(values[f] for f in self.fields))
+        return (self.name, *map(values.__getitem__, self.fields))
 
 
 EVIDENCE = FactType("Evidence", ("kind", "id", "side", "value"), "one piece of case input")
