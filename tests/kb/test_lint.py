@@ -70,6 +70,12 @@ CASES = [
      "roots.yaml:5:5: root 'hip_weakness': asks to stretch 'tfl' but interventions.yaml has no stretch for it"),
     ("unknown-section", "history.yaml", "history:\n", "histroy:\n",
      "history.yaml:1:1: unknown section 'histroy' (did you mean 'history'?)"),
+    ("avoid-without-caution", "interventions.yaml", "    how: Cross and lean.\n",
+     "    how: Cross and lean.\n    avoid_with: [knee_pain]\n",
+     "interventions.yaml:13:5: intervention 'stretch_tfl': avoid_with needs a caution sentence"),
+    ("avoid-unknown-condition", "interventions.yaml", "    how: Cross and lean.\n",
+     "    how: Cross and lean.\n    avoid_with: [knee_pian]\n    caution: Not with knee pain.\n",
+     "interventions.yaml:13:5: intervention 'stretch_tfl': unknown condition 'knee_pian' (did you mean 'knee_pain'?)"),
     ("unknown-region", "dysfunctions.yaml", "    region: knee\n", "    region: kne\n",
      "dysfunctions.yaml:4:5: dysfunction 'valgus': unknown region 'kne' (did you mean 'knee'?)"),
 ]
