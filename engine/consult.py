@@ -51,19 +51,6 @@ def _has_test_support(reasoning: Reasoning, influence: dict) -> bool:
     return any(k[1] == "test" and v > 0 for k, v in influence.items())
 
 
-def _unconfirmed(kb: KnowledgeBase, root_id: str, case: Case) -> list[str]:
-    """Tests not yet done that speak to this root's muscles (what would confirm it)."""
-    done = {e.id for e in case.evidence}
-    states = {f"tight:{m}" for m in kb.roots[root_id].tight} | {f"weak:{m}" for m in kb.roots[root_id].weak}
-    out = []
-    for a in sorted(kb.assessments.values(), key=lambda a: a.id):
-        if a.kind != "test" or a.id in done:
-            continue
-        if any(e.target in states or e.target == root_id for e in a.outcomes[a.results[0]] if e.strength > 0):
-            out.append(a.id)
-    return out
-
-
 def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
     """Assemble the report from a parsed case and the reasoning of its run."""
     triage = plan.triage(kb, case)
@@ -81,7 +68,8 @@ def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
             "physically_confirmed": tested, "tight": list(root.tight), "weak": list(root.weak),
             "supporting": [_evidence_view(kb, k, influence[k]) for k in supporting],
             "conflicting": [_evidence_view(kb, k, influence[k]) for k in conflicting],
-            "unconfirmed": _unconfirmed(kb, root_id, case)[:5] if not tested else [],
+            "unconfirmed": plan.confirming_assessments(kb, case, plan.root_signs(kb, root_id), ("test",))[:5]
+            if not tested else [],
         })
     dysfunctions = [{"id": k[1], "label": kb.label(k[1]), "side": k[2] or None, "confidence": round(cf, 3)}
                     for k, cf in plan.rank(reasoning, "dysfunction")]

@@ -12,7 +12,7 @@ from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split
 
 __all__ = [
     "MEDICAL_REVIEW_MIN", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN", "TARGET_ROOTS",
-    "medical_review", "next_assessments", "rank", "targets", "triage",
+    "confirming_assessments", "medical_review", "next_assessments", "rank", "root_signs", "targets", "triage",
 ]
 
 #: Beliefs below this certainty are left out of the ranked lists (``explain --why-not`` still sees them).
@@ -222,6 +222,22 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
                 add(muscle, action, root_key, cf, f"the {found} found it {state}")
                 break
     return list(chosen.values())
+
+
+def root_signs(kb: KnowledgeBase, root_id: str) -> set[str]:
+    """The nodes that show a root directly: its member muscle states, and the root itself."""
+    root = kb.roots[root_id]
+    return ({muscle_state_id(m, "tight") for m in root.tight} | {muscle_state_id(m, "weak") for m in root.weak}
+            | {root_id})
+
+
+def confirming_assessments(kb: KnowledgeBase, case: Case, targets: set[str],
+                           kinds: tuple[str, ...] = ("finding", "test")) -> list[str]:
+    """Assessments not yet done whose positive result would support any of ``targets`` (sorted by id)."""
+    done = {e.id for e in case.evidence}
+    return [a.id for a in sorted(kb.assessments.values(), key=lambda a: a.id)
+            if a.kind in kinds and a.id not in done
+            and any(e.target in targets and e.strength > 0 for e in a.outcomes[a.results[0]])]
 
 
 def medical_review(kb: KnowledgeBase, reasoning: Reasoning, triage_block: dict) -> dict:

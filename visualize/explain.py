@@ -15,6 +15,7 @@ from __future__ import annotations
 import textwrap
 
 from compensa.engine.certainty import THRESHOLD
+from compensa.engine.plan import confirming_assessments, root_signs
 from compensa.engine.reasoning import belief_key
 from compensa.errors import CaseError, Problem
 from compensa.kb.model import in_sentence, muscle_state_id
@@ -64,12 +65,7 @@ def _direct_evidence(report, key: tuple) -> list[dict]:
 
 
 def _confirming_tests(report, targets: set[str]) -> list[str]:
-    done = {e.id for e in report.case.evidence}
-    out = []
-    for a in sorted(report.kb.assessments.values(), key=lambda a: a.id):
-        if a.id not in done and any(e.target in targets and e.strength > 0 for e in a.outcomes[a.results[0]]):
-            out.append(a.id)
-    return out
+    return confirming_assessments(report.kb, report.case, targets)
 
 
 def why_target(report, muscle_term: str, vocab) -> dict:
@@ -180,9 +176,7 @@ def _conclusion(report, key: tuple, verbose: bool) -> dict:
            "conflicting": [_evidence_text(kb, e) for e, w in sorted(influence.items(), key=lambda kv: kv[1]) if w < 0],
            "steps": [s for s in supports if s["added"]] if not verbose else supports}
     if key[1] in kb.roots:
-        root = kb.roots[key[1]]
-        states = {muscle_state_id(m, "tight") for m in root.tight} | {muscle_state_id(m, "weak") for m in root.weak}
-        out["unconfirmed"] = _confirming_tests(report, states | {root.id})[:5]
+        out["unconfirmed"] = _confirming_tests(report, root_signs(kb, key[1]))[:5]
     if verbose:
         out["arithmetic"] = _arithmetic(report, key)
     return out
@@ -227,10 +221,10 @@ def why_not(report, root_term: str, vocab) -> dict:
     given = {e.id for e in report.case.evidence}
     missing_signs = sorted({link.effect for link in kb.effects_of(root_id) if link.effect in kb.assessments
                             and link.effect not in given})
-    states = {muscle_state_id(m, "tight") for m in root.tight} | {muscle_state_id(m, "weak") for m in root.weak}
+    states = root_signs(kb, root_id) - {root_id}
     untested = sorted(m for m in states if all(report.reasoning.reported_cf(belief_key(m, s)) == 0
                                               for s in ("", "left", "right")))
-    would_change = _confirming_tests(report, states | {root_id} | set(missing_signs))
+    would_change = _confirming_tests(report, root_signs(kb, root_id) | set(missing_signs))
     if len(would_change) < 5:  # then what bears on the dysfunctions and conditions it leads to
         more = _confirming_tests(report, _descendants(kb, root_id))
         would_change += [a for a in more if a not in would_change]
