@@ -50,10 +50,10 @@ def cli(ctx: click.Context, kb_path: str | None) -> None:
     ctx.obj = {"kb": kb_path}
 
 
-def _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis):
+def _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, unsure=()):
     from compensa.engine.case import case_from_flags, read_case_file
 
-    flags = case_from_flags(pain, finding, test, red_flag, no_red_flag, history, diagnosis)
+    flags = case_from_flags(pain, finding, test, red_flag, no_red_flag, history, diagnosis, unsure)
     if case_file is None and not flags:
         raise UsageError("give a CASE file (YAML or JSON) or flags such as --pain lateral_knee:right")
     data = read_case_file(case_file) if case_file else {}
@@ -63,16 +63,9 @@ def _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, histo
         raise CaseError(Problem("a case file must hold a mapping (pain:, findings:, tests:, ...)", str(case_file)))
     for key, values in flags.items():
         existing = data.get(key)
-        if existing is None:
-            existing = []
-        elif isinstance(existing, (str, dict)):
-            existing = [existing]
-        elif not isinstance(existing, list):
-            from compensa.errors import CaseError, Problem
-
-            raise CaseError(Problem(f"must be a list to add the --{key.rstrip('s').replace('_', '-')} values to",
-                                    f"{case_file}: {key}", existing if isinstance(existing, (int, float)) else None))
-        data[key] = list(existing) + values
+        if existing is None or isinstance(existing, list):
+            data[key] = list(existing or []) + values
+        # otherwise leave it: the case validator names the malformed section
     return data
 
 
@@ -83,6 +76,8 @@ _case_options = [
     click.option("--test", multiple=True, metavar="ID:RESULT[:SIDE]", help="A test, e.g. ober_test:positive:right."),
     click.option("--red-flag", multiple=True, metavar="ID", help="A red flag that is present."),
     click.option("--no-red-flag", multiple=True, metavar="ID", help="A red flag asked about and denied."),
+    click.option("--unsure-red-flag", multiple=True, metavar="ID",
+                 help="A red flag asked about, answer unsure (treated as present)."),
     click.option("--history", multiple=True, metavar="ID", help="Context, e.g. runner."),
     click.option("--diagnosis", multiple=True, metavar="ID", help="A condition already diagnosed."),
 ]
@@ -100,17 +95,18 @@ def case_options(func):
 @click.option("--graph", "graph", metavar="FILE", help="Also write the explanation graph (.svg, .png or .dot).")
 @click.option("--full", is_flag=True, help="Graph everything reached, not just what explains the top answers.")
 @click.pass_context
-def consult(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, fmt, graph, full):
+def consult(ctx, case_file, pain, finding, test, red_flag, no_red_flag, unsure_red_flag, history, diagnosis, fmt,
+            graph, full):
     """Consult a CASE file (YAML/JSON) or a case given as flags."""
-    data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis)
+    data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, unsure_red_flag)
     if graph is not None:
         from compensa.visualize.dot import check_graph_path
 
         check_graph_path(graph)  # before any output: a bad path must not leave a report and an error
     report = _consultant(ctx.obj["kb"]).consult(data)
-    _print_report(report, fmt)
-    if graph is not None:
+    if graph is not None:  # the graph first: if it cannot be written, no report is printed
         _write_graph(report, graph, full)
+    _print_report(report, fmt)
 
 
 def _print_report(report, fmt: str) -> None:
@@ -136,11 +132,11 @@ def demo(ctx, fmt, graph):
 
         check_graph_path(graph)
     report = _consultant(ctx.obj["kb"]).consult(read_case_file(SAMPLE_CASE))
+    if graph:
+        _write_graph(report, graph)
     if fmt == "text":
         click.echo(f"Sample case ({SAMPLE_CASE.name}):", err=True)
     _print_report(report, fmt)
-    if graph:
-        _write_graph(report, graph)
 
 
 @cli.command()
@@ -150,14 +146,14 @@ def demo(ctx, fmt, graph):
 @click.option("--verbose", "-v", is_flag=True, help="Show every support and the certainty-factor arithmetic.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
-def explain(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, target, why_not_root,
-            verbose, fmt):
+def explain(ctx, case_file, pain, finding, test, red_flag, no_red_flag, unsure_red_flag, history, diagnosis, target,
+            why_not_root, verbose, fmt):
     """Explain a consultation: HOW (default), WHY a target (--target), WHY NOT a root (--why-not)."""
     from compensa.visualize import explain as explaining
 
     if target and why_not_root:
         raise UsageError("use --target or --why-not, not both")
-    data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis)
+    data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, unsure_red_flag)
     consultant = _consultant(ctx.obj["kb"])
     report = consultant.consult(data)
     if target:
@@ -267,10 +263,32 @@ def kb_show(ctx, entry_id, fmt):
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes (multi-core).")
 @click.option("--engines", default=4, show_default=True, type=click.IntRange(1, 256),
               help="Compiled experta engines per worker (concurrent consultations per process).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log lines as text or as JSON objects (time, level, logger, message, request_id).")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]), default="info",
+              show_default=True, help="Least severe log level written.")
+@click.option("--header-timeout", default=10.0, show_default=True, type=click.FloatRange(0.1, 3600), metavar="S",
+              help="Seconds a client has to send complete request headers (from connecting, or from the first "
+                   "byte of a later request); else 408 and the connection is closed.")
+@click.option("--body-timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 3600), metavar="S",
+              help="Seconds a client has to send the whole request body after its headers; else 408 and close.")
+@click.option("--max-connections", default=1000, show_default=True, type=click.IntRange(1, 1_000_000), metavar="N",
+              help="Open connections per worker; one more gets 503 with Retry-After and is closed. Kept below "
+                   "the open-file limit (raised to its hard limit at start).")
+@click.option("--max-requests-in-flight", default=128, show_default=True, type=click.IntRange(1, 100_000),
+              metavar="N", help="Requests inside the app per worker; one more gets 503 with Retry-After "
+                                "(/healthz and /readyz always answer).")
 @click.pass_context
-def serve(ctx, host, port, workers, engines):
-    """Serve the HTTP API and the web page."""
+def serve(ctx, host, port, workers, engines, log_format, log_level, header_timeout, body_timeout, max_connections,
+          max_requests_in_flight):
+    """Serve the HTTP API and the web page.
+
+    A worker that dies is replaced while the others keep answering. Slow clients are timed out,
+    and overload answers 503 with Retry-After rather than failing; repeated log lines are
+    rate-limited ("suppressed N similar messages").
+    """
     from compensa.app import server
+    from compensa.app.protocol import Limits
 
     if ctx.obj["kb"]:
         os.environ["COMPENSA_KB"] = str(Path(ctx.obj["kb"]).resolve())
@@ -279,10 +297,18 @@ def serve(ctx, host, port, workers, engines):
 
     load_kb(ctx.obj["kb"])  # refuse to start on a bad KB, with its file:line messages
     server.check_address(host, port)
-    click.echo(f"compensa serving on http://{host}:{port}/ ({workers} worker(s)); Ctrl-C to stop", err=True)
-    status = server.run(host, port, workers)
+    limits = Limits(header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
+                    max_in_flight=max_requests_in_flight)
+    status = server.run(host, port, workers, log_level, log_format=log_format, limits=limits)
     if status:
         raise SystemExit(status)
+
+
+def _say_io_failure(exc: OSError) -> None:
+    try:
+        sys.stderr.write(f"error: could not write the output: {exc.strerror or exc}\n")
+    except OSError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if isinstance(exc, click.UsageError) else exc.exit_code
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
+    except OSError as exc:  # writing the output failed (disk full, closed pipe): an I/O failure, not bad input
+        _say_io_failure(exc)
+        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users

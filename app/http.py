@@ -13,24 +13,23 @@ borrows an engine of its own from a bounded pool (see :class:`compensa.engine.in
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import traceback
-import uuid
 from pathlib import Path
 from typing import Literal
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compensa.app import schemas
-from compensa.errors import CompensaError, Problem, closest
+from compensa.app.middleware import BodyLimit, RequestId, SecurityHeaders
+from compensa.engine.case_schema import case_json_schema
+from compensa.errors import CompensaError, Problem
 
 __all__ = ["MAX_BODY", "app_factory", "create_app"]
 
@@ -39,9 +38,6 @@ log = logging.getLogger("compensa.http")
 #: The largest request body accepted, in bytes (a real case is a few hundred bytes).
 MAX_BODY = 64 * 1024
 STATIC = Path(__file__).resolve().parent / "static"
-_MODEL_TAGS = {"str", "PainItem", "FindingItem", "TestItem", "FlagItem", "HistoryItem", "DiagnosisItem"}
-_ITEM_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side", "present"), "tests": ("id", "result", "side"),
-                "red_flags": ("id", "present"), "history": ("id", "present"), "diagnoses": ("id", "side")}
 
 
 def _loc(where: str) -> list:
@@ -76,210 +72,150 @@ def _problem_json(problem: Problem) -> dict:
             "suggestions": list(problem.suggestions)}
 
 
-_NOT_JSON = "send the case as a JSON object with Content-Type: application/json"
+def _settings(kb_path, max_engines, frame_ancestors, audit_path):
+    return {
+        "kb": kb_path or os.environ.get("COMPENSA_KB") or None,
+        "engines": max_engines or int(os.environ.get("COMPENSA_ENGINES", "4")),
+        "frame_ancestors": frame_ancestors or os.environ.get("COMPENSA_FRAME_ANCESTORS") or "'self'",
+        "audit": audit_path or os.environ.get("COMPENSA_AUDIT") or None,
+    }
 
 
-def _validation_errors(errors: list[dict], explain: bool) -> list[dict]:
-    """Pydantic errors in our shape: union branches collapsed, unknown fields with suggestions."""
-    grouped: dict[tuple, list[dict]] = {}
-    for error in errors:
-        loc = list(error["loc"])
-        tag_at = next((i for i, p in enumerate(loc) if p in _MODEL_TAGS), None)
-        prefix = tuple(loc[:tag_at]) if tag_at is not None else tuple(loc)
-        grouped.setdefault(prefix, []).append({**error, "_tag_at": tag_at})
-    out = []
-    for prefix, items in grouped.items():
-        if prefix == ("body",) and any(e["type"] in ("model_attributes_type", "dict_type", "model_type") for e in items):
-            out.append({"loc": ["body"], "msg": _NOT_JSON, "input": _safe(items[0].get("input")), "suggestions": []})
-            continue
-        deeper = [e for e in items if e["_tag_at"] is not None and len(e["loc"]) > e["_tag_at"] + 1]
-        if items[0]["_tag_at"] is not None and not deeper:
-            section = prefix[1] if len(prefix) > 1 else ""
-            fields = ", ".join(_ITEM_FIELDS.get(section, ()))
-            out.append({"loc": list(prefix), "msg": f"must be a name (text) or a mapping with {fields}",
-                        "input": _safe(items[0].get("input")), "suggestions": []})
-            continue
-        for e in (deeper or items):
-            loc = [p for p in e["loc"] if p not in _MODEL_TAGS]
-            entry = {"loc": loc, "msg": e["msg"], "input": _safe(e.get("input")), "suggestions": []}
-            if e["type"] == "extra_forbidden":
-                name = str(loc[-1])
-                section = loc[1] if len(loc) > 2 else None
-                known = _ITEM_FIELDS.get(section) if section else tuple(
-                    (schemas.ExplainRequest if explain else schemas.CaseModel).model_fields)
-                entry["msg"] = f"unknown field {name!r}"
-                entry["suggestions"] = list(closest(name, known or (), 2))
-                entry.pop("input", None)
-                entry["input"] = name
-            out.append(entry)
-    return out
+def _openapi(app: FastAPI):
+    """The OpenAPI document with the request bodies described by the one case model."""
+    from fastapi.openapi.utils import get_openapi
+
+    def build():
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, summary=app.summary, description=app.description,
+                          routes=app.routes)
+        components = doc.setdefault("components", {}).setdefault("schemas", {})
+        case = case_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(case.pop("$defs", {}))
+        components["Case"] = case
+        explain = schemas.explain_request_schema("#/components/schemas/Case")
+        components["ExplainRequest"] = explain
+        app.openapi_schema = doc
+        return doc
+
+    return build
 
 
-class BodyLimit:
-    """ASGI middleware: read the whole body first and refuse more than ``limit`` bytes with 413.
-
-    Reading it here (not while the app parses) means a chunked body that grows past the limit gets a
-    413 too, and the app never sees a partial body. A malformed Content-Length gets 400.
-    """
-
-    def __init__(self, app, limit: int = MAX_BODY):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                return await self._answer(send, 400, "malformed Content-Length header")
-            if int(declared) > self.limit:
-                return await self._refuse(send)
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                return await self._refuse(send)
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, send):
-        await self._answer(send, 413, f"request body larger than {self.limit} bytes")
-
-    @staticmethod
-    async def _answer(send, status: int, detail: str):
-        body = json.dumps({"detail": detail}).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+def _body_spec(schema_name: str) -> dict:
+    ref = {"$ref": f"#/components/schemas/{schema_name}"}
+    return {"requestBody": {"required": True, "description": "JSON (application/json or application/*+json, "
+                            "UTF-8); a repeated key anywhere is refused. Ids: GET /v1/kb/vocabulary.",
+                            "content": {"application/json": {"schema": ref}}}}
 
 
-def _no_duplicate_keys(pairs):
-    keys = [k for k, _ in pairs]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
-    if repeated:
-        raise _DuplicateKey(repeated[0])
-    return dict(pairs)
+async def _json_body(request: Request) -> object:
+    from compensa.app.body import parse_json_body
+
+    return parse_json_body(await request.body(), request.headers.get("content-type"))
 
 
-class _DuplicateKey(ValueError):
-    pass
+def _install_error_handlers(app: FastAPI) -> None:
+    from compensa.app.audit import AuditError
+    from compensa.app.body import UnsupportedMediaType
 
-
-class CheckedJSONRoute(APIRoute):
-    """A route that refuses JSON bodies with a repeated key (JSON would silently keep the last one,
-    so a second "red_flags" could hide a present red flag)."""
-
-    def get_route_handler(self):
-        original = super().get_route_handler()
-
-        async def handler(request: Request):
-            body = await request.body()
-            if body and request.headers.get("content-type", "").startswith("application/json"):
-                try:
-                    json.loads(body, object_pairs_hook=_no_duplicate_keys)
-                except _DuplicateKey as exc:
-                    raise CompensaError(Problem(f"key {exc.args[0]!r} appears twice; JSON would keep only the last",
-                                                "", exc.args[0])) from None
-                except (ValueError, RecursionError):
-                    pass  # not JSON at all: the body parser reports it
-            return await original(request)
-
-        return handler
-
-
-def create_app(kb_path: str | None = None, max_engines: int | None = None) -> FastAPI:
-    """Build the service for a KB (bundled by default); the KB is loaded and compiled before serving."""
-    from compensa.engine import Consultant, load_kb
-
-    kb = load_kb(kb_path) if kb_path else load_kb()  # a bad KB refuses to start: KBError
-    consultant = Consultant(kb, max_engines=max_engines or int(os.environ.get("COMPENSA_ENGINES", "4")))
-    app = FastAPI(
-        title="compensa", version=kb.version,
-        summary="Musculoskeletal compensation chains: red-flag triage, likely root imbalances, targets, explanations.",
-        description="Decision support and teaching material, not a diagnosis. Every report carries "
-                    "`kb_version` and the disclaimer; any red flag withholds the exercise plan.",
-        responses={413: {"model": schemas.ErrorResponse}, 422: {"model": schemas.ErrorResponse},
-                   500: {"model": schemas.ErrorResponse}})
-    app.state.consultant = consultant
-    app.router.route_class = CheckedJSONRoute
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):
-        request.state.request_id = uuid.uuid4().hex[:12]
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
-
-    @app.exception_handler(RequestValidationError)
-    async def on_validation(request: Request, exc: RequestValidationError):
-        detail = _validation_errors(exc.errors(), request.url.path.endswith("/explain"))
-        return JSONResponse({"detail": detail, "request_id": request.state.request_id}, status_code=422)
+    def rid(request: Request) -> str:
+        return request.scope.get("state", {}).get("request_id", "-")
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException):
-        rid = getattr(request.state, "request_id", None)
-        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
-            detail = [{"loc": ["body"], "msg": "the body is not valid JSON (UTF-8): " + _NOT_JSON, "input": None,
-                       "suggestions": []}]
-            return JSONResponse({"detail": detail, "request_id": rid}, status_code=422)
-        return JSONResponse({"detail": exc.detail, "request_id": rid}, status_code=exc.status_code,
+        return JSONResponse({"detail": exc.detail, "request_id": rid(request)}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError):  # query parameters only
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "input": _safe(e.get("input")), "suggestions": []}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": detail, "request_id": rid(request)}, status_code=422)
+
+    @app.exception_handler(UnsupportedMediaType)
+    async def on_media_type(request: Request, exc: UnsupportedMediaType):
+        return JSONResponse({"detail": [_problem_json(p) for p in exc.problems], "request_id": rid(request)},
+                            status_code=415)
+
+    @app.exception_handler(AuditError)
+    async def on_audit(request: Request, exc: AuditError):
+        log.error("audit log failure: %s", exc)
+        return JSONResponse({"detail": "the audit log could not be written; no advice was given",
+                             "request_id": rid(request)}, status_code=503, headers={"Retry-After": "30"})
 
     @app.exception_handler(CompensaError)
     async def on_compensa_error(request: Request, exc: CompensaError):
-        return JSONResponse({"detail": [_problem_json(p) for p in exc.problems],
-                             "request_id": request.state.request_id}, status_code=422)
+        return JSONResponse({"detail": [_problem_json(p) for p in exc.problems], "request_id": rid(request)},
+                            status_code=422)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception):
-        rid = getattr(request.state, "request_id", "-")
         frames = "".join(traceback.format_tb(exc.__traceback__))
         # the exception message may quote the case: log it only when explicitly allowed
         message = str(exc) if os.environ.get("COMPENSA_LOG_CASES") == "1" else "(message withheld)"
-        log.error("request %s %s %s failed: %s %s\n%s", rid, request.method, request.url.path,
+        log.error("request %s %s %s failed: %s %s\n%s", rid(request), request.method, request.url.path,
                   type(exc).__name__, message, frames)
         return JSONResponse({"detail": "internal error; quote the request id when reporting it",
-                             "request_id": rid}, status_code=500)
+                             "request_id": rid(request)}, status_code=500)
 
-    def to_case(model: schemas.CaseModel) -> dict:
-        data = model.model_dump(exclude_none=True, exclude={"target", "why_not", "verbose", "full"})
-        return {k: v for k, v in data.items() if v not in ([], None)}
 
-    @app.post("/v1/consult", response_model=schemas.ReportModel, response_model_by_alias=True,
+def create_app(kb_path: str | None = None, max_engines: int | None = None, *, frame_ancestors: str | None = None,
+               audit_path: str | None = None):
+    """Build the service (an ASGI app) for a KB (bundled by default), compiled before serving.
+
+    Settings not given come from the environment (``COMPENSA_KB``, ``COMPENSA_ENGINES``,
+    ``COMPENSA_FRAME_ANCESTORS``, ``COMPENSA_AUDIT``), which is how ``compensa serve`` passes them
+    to its worker processes."""
+    from compensa.engine import Consultant, load_kb
+
+    settings = _settings(kb_path, max_engines, frame_ancestors, audit_path)
+    kb = load_kb(settings["kb"]) if settings["kb"] else load_kb()  # a bad KB refuses to start: KBError
+    consultant = Consultant(kb, max_engines=settings["engines"])
+    audit = None
+    if settings["audit"]:
+        from compensa.app.audit import AuditLog
+
+        audit = AuditLog(settings["audit"])
+    app = FastAPI(
+        title="compensa", version=kb.version, docs_url=None, redoc_url=None,
+        summary="Musculoskeletal compensation chains: red-flag triage, likely root imbalances, targets, explanations.",
+        description="Decision support and teaching material, not a diagnosis. Every report carries "
+                    "`kb_version` and the disclaimer; any present or unsure red flag withholds the exercise plan.",
+        responses={413: {"model": schemas.ErrorResponse}, 415: {"model": schemas.ErrorResponse},
+                   422: {"model": schemas.ErrorResponse}, 500: {"model": schemas.ErrorResponse}})
+    app.state.consultant = consultant
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    _install_error_handlers(app)
+
+    def record(report: dict, request: Request, endpoint: str) -> None:
+        if audit is not None:
+            from compensa.app.audit import audit_record
+
+            audit.write(audit_record(report, request.scope.get("state", {}).get("request_id", "-"), endpoint))
+
+    @app.post("/v1/consult", response_model=None, responses={200: {"model": schemas.ReportModel}},
+              openapi_extra=_body_spec("Case"),
               summary="Consult a case: triage, ranked root causes, targets, next assessments")
-    def consult(case: schemas.CaseModel):
-        return consultant.consult(to_case(case)).to_dict()
+    def consult(request: Request, case: object = Depends(_json_body)) -> JSONResponse:
+        report = consultant.consult(case).to_dict()
+        record(report, request, "consult")
+        return JSONResponse(report)  # exactly the library's report: no field dropped on the way
 
-    @app.post("/v1/triage", response_model=schemas.TriageModel, summary="Red-flag triage only")
-    def triage(case: schemas.CaseModel):
-        return consultant.triage(to_case(case))
+    @app.post("/v1/triage", response_model=None, responses={200: {"model": schemas.TriageModel}},
+              openapi_extra=_body_spec("Case"), summary="Red-flag triage only")
+    def triage(case: object = Depends(_json_body)) -> JSONResponse:
+        return JSONResponse(consultant.triage(case))
 
     @app.post("/v1/explain", summary="Explain a consultation (WHY a target, HOW, WHY NOT a root) or draw its graph",
+              openapi_extra=_body_spec("ExplainRequest"),
               responses={200: {"content": {"application/json": {}, "image/svg+xml": {}, "text/vnd.graphviz": {}}}})
-    def explain(request: schemas.ExplainRequest,
+    def explain(body: object = Depends(_json_body),
                 format: Literal["json", "svg", "dot"] = Query("json", description="json: explanation + graph; svg/dot: the graph")):
         from compensa.visualize import dot_available, explain as explaining, explanation_graph, focus, graph_to_json, to_dot
-        from compensa.errors import UsageError
 
-        if request.target and request.why_not:
-            raise UsageError(Problem("give target or why_not, not both", "target"))
-        report = consultant.consult(to_case(request))
+        request, case = schemas.split_explain_request(body)
+        report = consultant.consult(case)
         if request.target:  # validate in every format (an unknown muscle is a 422 for svg/dot too)
             explained = explaining.why_target(report, request.target, consultant.vocabulary)
         elif request.why_not:
@@ -328,7 +264,8 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None) -> Fa
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return BodyLimit(app)  # type: ignore[return-value]
+    limited = BodyLimit(app, MAX_BODY)
+    return RequestId(SecurityHeaders(limited, settings["frame_ancestors"]))
 
 
 def app_factory():

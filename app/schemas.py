@@ -1,102 +1,79 @@
 """Request and response models of the HTTP API (pydantic), so /openapi.json documents every field.
 
-The case model checks shapes (types, list lengths, unknown fields); the ids themselves are checked
-by the engine's case parser, which answers unknown terms with the closest known ids.
+Request bodies are validated by the one case validator of the engine
+(:mod:`compensa.engine.case_schema` for shapes, :mod:`compensa.engine.case` for terms), the same as
+the library and the command line; this module describes the responses and the explain options.
 """
 
 from __future__ import annotations
 
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-from compensa.engine.case import MAX_ITEMS
+from compensa.errors import CaseError, Problem
 
-__all__ = ["CaseModel", "ErrorResponse", "ExplainRequest", "KBInfo", "ReportModel", "TriageModel"]
+__all__ = ["ErrorResponse", "ExplainOptions", "KBInfo", "ReportModel", "TriageModel", "explain_request_schema",
+           "split_explain_request"]
 
-Side = Literal["left", "right", "both", "bilateral", "l", "r", "central", "none"]
+class ExplainOptions(BaseModel):
+    """What to explain about a case: a target muscle (WHY), a root (WHY NOT), or neither (HOW)."""
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PainItem(_Strict):
-    site: str = Field(description="Pain site id or readable name, e.g. lateral_knee or 'outer knee'.",
-                      examples=["lateral_knee"], max_length=200)
-    side: Optional[Side] = Field(None, description="left, right or both; omit when central or unknown.")
-
-
-class FindingItem(_Strict):
-    id: str = Field(description="Visual finding id or name.", examples=["knee_valgus"], max_length=200)
-    side: Optional[Side] = None
-    present: bool = Field(True, description="false records that it was looked for and is absent.")
-
-
-class TestItem(_Strict):
-    id: str = Field(description="Physical test id or name.", examples=["ober_test"], max_length=200)
-    result: Literal["positive", "negative"] = Field(description="For strength tests, positive means weakness found.")
-    side: Optional[Side] = None
-
-
-class FlagItem(_Strict):
-    id: str = Field(description="Red-flag id or name.", examples=["saddle_anaesthesia"], max_length=200)
-    present: bool = Field(True, description="false: asked and denied. Unlisted flags count as not asked.")
-
-
-class HistoryItem(_Strict):
-    id: str = Field(examples=["runner"], max_length=200)
-    present: bool = True
-
-
-class DiagnosisItem(_Strict):
-    id: str = Field(description="A condition already diagnosed.", examples=["spondylolisthesis"], max_length=200)
-    side: Optional[Side] = None
-
-
-_LIST = {"max_length": MAX_ITEMS}
-
-CASE_EXAMPLE = {
-    "pain": [{"site": "lateral_knee", "side": "right"}],
-    "findings": [{"id": "knee_valgus", "side": "right"}],
-    "tests": [{"id": "ober_test", "result": "positive", "side": "right"},
-              {"id": "trendelenburg", "result": "positive", "side": "right"}],
-    "red_flags": [{"id": "saddle_anaesthesia", "present": False}],
-    "history": ["runner"],
-}
-
-
-class CaseModel(_Strict):
-    """A consultation case. Strings are shorthand: ``"lateral_knee:right"``, ``"ober_test:positive:right"``."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [CASE_EXAMPLE]})
-
-    pain: list[Union[str, PainItem]] = Field(default_factory=list, description="Where it hurts.", **_LIST)
-    findings: list[Union[str, FindingItem]] = Field(default_factory=list, description="What is seen.", **_LIST)
-    tests: list[Union[str, TestItem]] = Field(default_factory=list, description="Physical tests and results.", **_LIST)
-    red_flags: list[Union[str, FlagItem]] = Field(default_factory=list, description="Screening answers.", **_LIST)
-    history: list[Union[str, HistoryItem]] = Field(default_factory=list, description="Context.", **_LIST)
-    diagnoses: list[Union[str, DiagnosisItem]] = Field(default_factory=list, description="Known diagnoses.", **_LIST)
-    name: Optional[str] = Field(None, max_length=2000, description="A label for the case (echoed, not used).")
-    notes: Optional[str] = Field(None, max_length=2000, description="Free text (never logged, not used).")
-
-
-class ExplainRequest(CaseModel):
-    """A case plus what to explain: a target muscle (WHY), a root (WHY NOT), or neither (HOW)."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{**CASE_EXAMPLE, "target": "gluteus_medius"}]})
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     target: Optional[str] = Field(None, max_length=200, description="Muscle: why is it a target?")
     why_not: Optional[str] = Field(None, max_length=200, description="Root imbalance: why is it ranked low or absent?")
     verbose: bool = Field(False, description="HOW: include every support and the certainty arithmetic.")
     full: bool = Field(False, description="Graph formats: draw everything reached, not the focused view.")
 
+    @model_validator(mode="after")
+    def _one_question(self) -> "ExplainOptions":
+        if self.target and self.why_not:
+            raise PydanticCustomError("one_question", "give target or why_not, not both")
+        return self
+
+
+def split_explain_request(body: object) -> tuple[ExplainOptions, dict]:
+    """Split an explain request into its options and the case (validated by the one case validator)."""
+    if not isinstance(body, dict):
+        raise CaseError(Problem("an explain request must be a JSON object: a case plus target, why_not, verbose, full", ""))
+    options = {k: body[k] for k in ExplainOptions.model_fields if k in body}
+    case = {k: v for k, v in body.items() if k not in ExplainOptions.model_fields}
+    try:
+        return ExplainOptions.model_validate(options, strict=True), case
+    except ValidationError as exc:
+        problems = [Problem(e["msg"], ".".join(str(p) for p in e["loc"]) or "target",
+                            e.get("input") if isinstance(e.get("input"), (str, bool, type(None))) else repr(e.get("input")))
+                    for e in exc.errors(include_url=False)]
+        raise CaseError(problems) from None
+
+
+def explain_request_schema(case_ref: str) -> dict:
+    """JSON Schema of an explain request: the case plus the explain options (mutually exclusive target/why_not)."""
+    options = ExplainOptions.model_json_schema()
+    return {"title": "ExplainRequest", "description": "A case plus what to explain; give target or why_not, not both.",
+            "allOf": [{"$ref": case_ref}, {"type": "object", "properties": options["properties"]}],
+            "not": {"required": ["target", "why_not"]}}
+
+
+class AskItem(BaseModel):
+    id: str
+    label: str
+    question: str
+    level: str
+
 
 class TriageModel(BaseModel):
     level: Literal["emergency", "urgent", "routine", "self_care"] = Field(examples=["routine"])
-    red_flags: list[str] = Field(description="Red flags present, most severe first.")
+    red_flags: list[str] = Field(description="Red flags present or answered unsure, most severe first.")
+    unsure: list[str] = Field(default_factory=list, description="Red flags answered 'unsure' (treated as present).")
+    review: list[str] = Field(default_factory=list, description="Review signs raised (they keep the plan).")
     advice: str
+    screened: Literal["none", "partial", "complete"] = Field(
+        description="Whether the pain sites' screening questions were asked; none or partial is never clear.")
     not_screened: list[str] = Field(default_factory=list, description="Red flags worth asking for this pain, not asked.")
+    ask: list[AskItem] = Field(default_factory=list, description="The not-asked red flags with their questions.")
     medical_review: list[str] = Field(default_factory=list,
                                       description="Likely conditions that need a medical diagnosis (disc, stenosis, ...).")
 
@@ -169,6 +146,12 @@ class NextAssessment(BaseModel):
     for_: str = Field(alias="for", description="The hypothesis it would confirm or refute.")
 
 
+class ReportWarning(BaseModel):
+    code: str = Field(examples=["sides_disagree"])
+    message: str
+    where: Optional[str] = None
+
+
 class ReportModel(BaseModel):
     """The consultation report (DESIGN.md contract plus extras)."""
 
@@ -184,6 +167,7 @@ class ReportModel(BaseModel):
     targets: list[Target] = Field(description="Empty whenever a red flag is present.")
     next_assessments: list[NextAssessment]
     review_advice: Optional[str] = None
+    warnings: list[ReportWarning] = Field(default_factory=list, description="Every caveat of the report.")
     case: dict = Field(description="The case as understood (canonical ids, explicit sides and results).")
     engine: dict
 

@@ -16,6 +16,7 @@ __all__ = [
     "CaseError",
     "CompensaError",
     "KBError",
+    "OutputError",
     "Problem",
     "UsageError",
     "closest",
@@ -71,6 +72,12 @@ class CaseError(CompensaError):
 
 class UsageError(CompensaError):
     """A command or request was used wrongly (bad option combination, unknown output format)."""
+
+
+class OutputError(CompensaError):
+    """Writing a result failed for a reason outside the input (disk full, I/O error): exit status 1."""
+
+    exit_code = 1
 
 
 def closest(word: object, known: Iterable[str], n: int = 3) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from compensa.engine import plan
+from compensa.engine import caveats, plan
 from compensa.engine.case import Case, parse_case
 from compensa.engine.inference import CompiledKB
 from compensa.engine.reasoning import Reasoning
@@ -51,28 +51,32 @@ def _has_test_support(reasoning: Reasoning, influence: dict) -> bool:
     return any(k[1] == "test" and v > 0 for k, v in influence.items())
 
 
-def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
-    """Assemble the report from a parsed case and the reasoning of its run."""
-    triage = plan.triage(kb, case)
-    roots = []
-    for key, cf in plan.rank(reasoning, "root"):
-        _, root_id, side = key
-        root = kb.roots[root_id]
-        influence = reasoning.reported_influence(key)
-        supporting = sorted((k for k, v in influence.items() if v > 0), key=lambda k: (-influence[k], k))
-        conflicting = sorted((k for k, v in influence.items() if v < 0), key=lambda k: (influence[k], k))
-        tested = _has_test_support(reasoning, influence)
-        status = "confirmed" if cf >= 0.6 and tested else "probable" if cf >= 0.4 else "possible"
-        roots.append({
-            "id": root_id, "label": root.label, "side": side or None, "confidence": round(cf, 3), "status": status,
-            "physically_confirmed": tested, "tight": list(root.tight), "weak": list(root.weak),
-            "supporting": [_evidence_view(kb, k, influence[k]) for k in supporting],
-            "conflicting": [_evidence_view(kb, k, influence[k]) for k in conflicting],
-            "unconfirmed": plan.confirming_assessments(kb, case, plan.root_signs(kb, root_id), ("test",))[:5]
-            if not tested else [],
-        })
-    dysfunctions = [{"id": k[1], "label": kb.label(k[1]), "side": k[2] or None, "confidence": round(cf, 3)}
-                    for k, cf in plan.rank(reasoning, "dysfunction")]
+def _root_view(kb: KnowledgeBase, case: Case, reasoning: Reasoning, key: tuple, cf: float) -> dict:
+    """One ranked root cause as the report shows it: evidence for and against, status, what would confirm it."""
+    _, root_id, side = key
+    root = kb.roots[root_id]
+    influence = reasoning.reported_influence(key)
+    supporting = sorted((k for k, v in influence.items() if v > 0), key=lambda k: (-influence[k], k))
+    conflicting = sorted((k for k, v in influence.items() if v < 0), key=lambda k: (influence[k], k))
+    tested = _has_test_support(reasoning, influence)
+    return {
+        "id": root_id, "label": root.label, "side": side or None, "confidence": round(cf, 3),
+        "status": _status(cf, tested), "physically_confirmed": tested, "tight": list(root.tight), "weak": list(root.weak),
+        "supporting": [_evidence_view(kb, k, influence[k]) for k in supporting],
+        "conflicting": [_evidence_view(kb, k, influence[k]) for k in conflicting],
+        "unconfirmed": [] if tested else plan.confirming_assessments(kb, case, plan.root_signs(kb, root_id), ("test",))[:5],
+    }
+
+
+def _status(cf: float, tested: bool) -> str:
+    """confirmed (likely and a test supports it) | probable | possible."""
+    if cf >= 0.6 and tested:
+        return "confirmed"
+    return "probable" if cf >= 0.4 else "possible"
+
+
+def _condition_views(kb: KnowledgeBase, reasoning: Reasoning) -> list[dict]:
+    """The ranked conditions (one reached from history alone is left out: context only raises suspicion)."""
     conditions = []
     for k, cf in plan.rank(reasoning, "condition"):
         if all(ev[1] == "history" for ev in reasoning.reported_influence(k)):
@@ -80,10 +84,20 @@ def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
         c = kb.conditions[k[1]]
         conditions.append({"id": c.id, "label": c.label, "side": k[2] or None, "confidence": round(cf, 3),
                            "icd10": c.icd10 or None, "medical": c.medical})
-    triage = plan.medical_review(kb, reasoning, triage)
+    return conditions
+
+
+def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
+    """Assemble the report from a parsed case and the reasoning of its run (warnings last: they read the rest)."""
+    roots = [_root_view(kb, case, reasoning, key, cf) for key, cf in plan.rank(reasoning, "root")]
+    dysfunctions = [{"id": k[1], "label": kb.label(k[1]), "side": k[2] or None, "confidence": round(cf, 3)}
+                    for k, cf in plan.rank(reasoning, "dysfunction")]
+    conditions = _condition_views(kb, reasoning)
+    triage = plan.medical_review(kb, reasoning, plan.triage(kb, case))
     targets = plan.targets(kb, reasoning, case)
     nexts = plan.next_assessments(kb, reasoning, case)
-    return Report(kb, case, reasoning, triage, roots, dysfunctions, conditions, targets, nexts)
+    warnings = caveats.warnings(kb, reasoning, case, triage, roots, targets)
+    return Report(kb, case, reasoning, triage, roots, dysfunctions, conditions, targets, nexts, warnings)
 
 
 _cache: dict[int, Consultant] = {}

@@ -11,8 +11,9 @@ from compensa.engine.reasoning import Reasoning, belief_key
 from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split_muscle_state
 
 __all__ = [
-    "MEDICAL_REVIEW_MIN", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN", "TARGET_ROOTS",
-    "confirming_assessments", "medical_review", "next_assessments", "rank", "root_signs", "targets", "triage",
+    "CAUTION_MIN", "CAUTION_NOTE_MIN", "MEDICAL_REVIEW_MIN", "REFUTED", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN",
+    "TARGET_ROOTS", "confirming_assessments", "disagreeing_tests", "evidence_words", "medical_review",
+    "next_assessments", "rank", "root_signs", "targets", "triage",
 ]
 
 #: Beliefs below this certainty are left out of the ranked lists (``explain --why-not`` still sees them).
@@ -25,6 +26,8 @@ REFUTED = -0.2
 CONFIRMED_STATE = 0.5
 #: An exercise is withheld when a condition it must not be given with is at least this likely.
 CAUTION_MIN = 0.4
+#: ... and given with its caution beside it when that condition is at least this possible (believed at all).
+CAUTION_NOTE_MIN = 0.2
 #: A condition that needs a medical diagnosis is flagged for medical review from this certainty on.
 MEDICAL_REVIEW_MIN = 0.6
 #: Targets come from at most this many of the top roots ...
@@ -36,34 +39,11 @@ REVIEW_ADVICE = ("Muscle balance work is deliberately one-sided until the body i
                  "pain has eased, return to normal activity and review posture and muscle balance about every "
                  "6 months to catch new imbalances early.")
 
-_LEVEL_ORDER = {"emergency": 0, "urgent": 1}
-
-
 def triage(kb: KnowledgeBase, case: Case) -> dict:
-    """The triage block: level, red flags present, advice, and red flags worth asking but not asked."""
-    present = sorted({e.id for e in case.of_kind("red_flag") if e.value == "present"},
-                     key=lambda f: (_LEVEL_ORDER[kb.red_flags[f].level], f))
-    asked = {e.id for e in case.of_kind("red_flag")}
-    pain_sites = sorted({e.id for e in case.of_kind("pain")})
-    not_screened = sorted({f for site in pain_sites for f in kb.pain_sites[site].screen if f not in asked})
-    if present:
-        level = kb.red_flags[present[0]].level
-        advice = " ".join(dict.fromkeys(kb.red_flags[f].advice for f in present if kb.red_flags[f].level == level))
-        advice += (" The exercise plan is withheld: do not start it until a doctor has assessed these symptoms.")
-        return {"level": level, "red_flags": present, "advice": advice, "not_screened": not_screened}
-    level = "routine" if pain_sites or case.of_kind("diagnosis") else "self_care"
-    if level == "routine":
-        advice = ("No red flags reported. A muscle-balance assessment and exercise plan are reasonable; see a "
-                  "clinician promptly if pain spreads, worsens, or new symptoms such as numbness or weakness appear.")
-    else:
-        advice = ("No pain and no red flags reported: posture and muscle-balance exercise can be done as self-care; "
-                  "see a clinician if pain develops.")
-    if not_screened:
-        first = sorted(not_screened, key=lambda f: (_LEVEL_ORDER[kb.red_flags[f].level], f))
-        shown = ", ".join(in_sentence(kb.red_flags[f].label) for f in first[:6])
-        more = f" and {len(first) - 6} more (triage.not_screened)" if len(first) > 6 else ""
-        advice += f" Not yet asked, and worth asking for this pain: {shown}{more}."
-    return {"level": level, "red_flags": [], "advice": advice, "not_screened": not_screened}
+    """The triage block (see :func:`compensa.engine.triage.triage`)."""
+    from compensa.engine.triage import triage as screen
+
+    return screen(kb, case)
 
 
 def rank(reasoning: Reasoning, kind: str, minimum: float = REPORT_MIN) -> list[tuple[tuple, float]]:
@@ -131,15 +111,186 @@ def _choose_roots(reasoning: Reasoning) -> list[tuple[tuple, float]]:
     return roots
 
 
-def _exercise(kb: KnowledgeBase, muscle: str, action: str, likely_conditions: set[str]) -> tuple[dict | None, str]:
-    """The exercise for a target, or none with a caution when it must not be given with a likely condition."""
+def _condition_cfs(reasoning: Reasoning, minimum: float) -> dict[str, float]:
+    """Each condition at least ``minimum`` likely, with its highest certainty over sides."""
+    out: dict[str, float] = {}
+    for key, cf in rank(reasoning, "condition", minimum):
+        out[key[1]] = max(out.get(key[1], cf), cf)
+    return out
+
+
+def _named_conditions(kb: KnowledgeBase, ids: list[str], cfs: dict[str, float]) -> str:
+    """'herniated disc (0.88)' for the conditions behind a caution."""
+    return " and ".join(f"{in_sentence(kb.conditions[c].label)} ({cfs[c]:.2f})" for c in ids)
+
+
+def _exercise(kb: KnowledgeBase, muscle: str, action: str,
+              conditions: dict[str, float]) -> tuple[dict | None, str, dict | None]:
+    """The exercise for a target, its caution, and what was withheld: ``(exercise, caution, withheld)``.
+
+    An exercise the KB says to avoid with a condition is withheld when that condition is likely
+    (>= ``CAUTION_MIN``): no exercise, a caution naming the exercise, the condition and why. When the
+    condition is only possible (>= ``CAUTION_NOTE_MIN``) the exercise is given with the caution beside it.
+    """
     exercise = kb.exercise(muscle, action)
     if exercise is None:
-        return None, ""
-    clash = sorted(set(exercise.avoid_with) & likely_conditions)
-    if clash:
-        return None, f"{exercise.label} withheld: {exercise.caution}"
-    return {"id": exercise.id, "label": exercise.label, "how": exercise.how, "dose": exercise.dose}, ""
+        return None, "", None
+    view = {"id": exercise.id, "label": exercise.label, "how": exercise.how, "dose": exercise.dose}
+    likely = sorted(c for c in exercise.avoid_with if conditions.get(c, 0.0) >= CAUTION_MIN)
+    if likely:
+        because = _named_conditions(kb, likely, conditions)
+        caution = f"{exercise.label} withheld because {because} is likely: {exercise.caution}"
+        return None, caution, {"id": exercise.id, "label": exercise.label, "because": likely}
+    possible = sorted(c for c in exercise.avoid_with if conditions.get(c, 0.0) >= CAUTION_NOTE_MIN)
+    if possible:
+        return view, f"Caution, {_named_conditions(kb, possible, conditions)} is possible: {exercise.caution}", None
+    return view, "", None
+
+
+def evidence_words(kb: KnowledgeBase, ev: tuple) -> str:
+    """'Trendelenburg test negative on the right' for an evidence key."""
+    side = f" on the {ev[3]}" if ev[3] else ""
+    return f"{kb.label(ev[2])} {ev[4]}{side}"
+
+
+def disagreeing_tests(reasoning: Reasoning, key: tuple) -> list[tuple[tuple, float]]:
+    """The test results with a negative influence on a belief, most negative first (ties by key)."""
+    against = [(ev, w) for ev, w in reasoning.reported_influence(key).items() if ev[1] == "test" and w < 0]
+    return sorted(against, key=lambda item: (item[1], item[0]))
+
+
+def _best_confirming_tests(kb: KnowledgeBase, case: Case, node: str) -> list[str]:
+    """Tests not yet done that would support ``node``, strongest support first (ties by id)."""
+    def strength(test_id: str) -> float:
+        assessment = kb.assessments[test_id]
+        return max(e.strength for e in assessment.outcomes[assessment.results[0]] if e.target == node)
+
+    return sorted(confirming_assessments(kb, case, {node}, ("test",)), key=lambda a: (-strength(a), a))
+
+
+def _disagreement(kb: KnowledgeBase, reasoning: Reasoning, case: Case, state_key: tuple) -> dict | None:
+    """The tests that argue against a target's muscle state, in words, or ``None`` when none does.
+
+    The fields describe the strongest one (``test``, ``side``, ``result``, ``weight``); ``tests``
+    lists them all and ``text`` says it as a clinician would ("Trendelenburg test negative on the
+    right argues against this").
+    """
+    against = disagreeing_tests(reasoning, state_key)
+    if not against:
+        return None
+    words = [evidence_words(kb, ev) for ev, _ in against]
+    verb = "argues" if len(words) == 1 else "argue"
+    confirm = [kb.label(a) for a in _best_confirming_tests(kb, case, state_key[1])[:2]]
+    check = f"confirm it ({' or '.join(confirm)})" if confirm else "recheck the muscle"
+    ev, weight = against[0]
+    return {
+        "test": ev[2], "label": kb.label(ev[2]), "side": ev[3] or None, "result": ev[4], "weight": round(weight, 3),
+        "tests": [{"test": e[2], "side": e[3] or None, "result": e[4], "weight": round(w, 3)} for e, w in against],
+        "text": f"{' and '.join(words)} {verb} against this ({in_sentence(kb.label(state_key[1]))}: "
+                f"{reasoning.reported_cf(state_key):.2f}); tentative - {check} before loading it",
+    }
+
+
+class _Planner:
+    """The targets of one consultation as they are chosen (see :func:`targets`).
+
+    A muscle any test argued against (a negative influence from a test on its muscle state) is
+    **kept, marked tentative, with the disagreement in words**, unless the evidence refutes it
+    (certainty <= ``REFUTED``), when it is left out. Why keep it: tests such as Trendelenburg are
+    insensitive (a level pelvis refutes abductor weakness only weakly, -0.15), so dropping the muscle
+    would hide the most plausible part of the pattern, while keeping it silently would hide the
+    disagreement. Kept and flagged, the clinician sees both and confirms before loading.
+    """
+
+    def __init__(self, kb: KnowledgeBase, reasoning: Reasoning, case: Case):
+        self.kb, self.reasoning, self.case = kb, reasoning, case
+        self.planned = {(s.conclusion[1], s.conclusion[2], s.conclusion[3], s.conclusion[4])
+                        for s in reasoning.supports if s.conclusion[0] == "Target"}
+        self.conditions = _condition_cfs(reasoning, CAUTION_NOTE_MIN)
+        self.chosen: dict[tuple[str, str], dict] = {}
+        self.chains: dict[tuple, list[str]] = {}
+
+    def add(self, muscle: str, action: str, root_key: tuple, cf: float, found_by: str = "") -> None:
+        """Target ``muscle`` for ``action`` from a root (or note a second root / an opposite request)."""
+        key = (muscle, root_key[2])
+        if key in self.chosen:
+            self._merge(self.chosen[key], action, root_key[1])
+            return
+        state = "tight" if action == "stretch" else "weak"
+        state_key = belief_key(muscle_state_id(muscle, state), root_key[2])
+        state_cf = self.reasoning.reported_cf(state_key)
+        if state_cf > REFUTED:
+            self.chosen[key] = self._target(muscle, action, root_key, cf, state_key, found_by)
+
+    def _merge(self, first: dict, action: str, root_id: str) -> None:
+        if first["action"] != action:  # another likely pattern asks the opposite: say so, keep the leader's
+            note = (f"{in_sentence(self.kb.roots[root_id].label)} would {action} it instead; the leading pattern "
+                    f"decides - confirm the muscle's state with a test before loading it")
+            first["conflict"] = {"root": root_id, "action": action, "note": note}
+        elif root_id not in first["also_roots"] and first["root"] != root_id:
+            first["also_roots"].append(root_id)
+
+    def _chain(self, root_key: tuple) -> list[str]:
+        if root_key not in self.chains:
+            self.chains[root_key] = _chain_to_pain(self.reasoning, root_key)
+        chain = self.chains[root_key]
+        return chain if chain and chain[0] == root_key[1] else [root_key[1]] + chain
+
+    def _target(self, muscle: str, action: str, root_key: tuple, cf: float, state_key: tuple, found_by: str) -> dict:
+        kb, side = self.kb, root_key[2]
+        state_cf = self.reasoning.reported_cf(state_key)
+        chain = self._chain(root_key)
+        painful = _painful(kb, muscle, side, self.case)
+        disagreement = _disagreement(kb, self.reasoning, self.case, state_key)
+        untested = not _observed(self.reasoning, root_key, ("test",)) and state_cf < 0.2
+        because = self._because(muscle, action, root_key, cf, chain, found_by, painful)
+        if disagreement:
+            because += f". A test disagrees: {disagreement['text']}"
+        elif untested:
+            because += ". Tentative: no test confirms this pattern yet - check the muscle before loading it"
+        exercise, caution, withheld = _exercise(kb, muscle, action, self.conditions)
+        return {
+            "muscle": muscle, "label": kb.muscles[muscle].label, "action": action, "region": kb.muscles[muscle].region,
+            "side": side or None, "painful": painful, "because": because + ".",
+            "chain": [muscle] + chain, "root": root_key[1], "confidence": round(cf, 3),
+            "muscle_state_confirmed": state_cf >= 0.2, "exercise": exercise, "caution": caution or None,
+            "withheld": withheld, "also_roots": [], "conflict": None,
+            "tentative": untested or disagreement is not None, "disagreement": disagreement,
+        }
+
+    def _because(self, muscle: str, action: str, root_key: tuple, cf: float, chain: list[str],
+                 found_by: str, painful: bool) -> str:
+        kb = self.kb
+        state = "tight" if action == "stretch" else "weak"
+        verb = "Stretch" if action == "stretch" else "Strengthen"
+        because = f"{verb} the {state} {in_sentence(kb.muscles[muscle].label)}: "
+        because += f"{found_by}; it is part of " if found_by else "part of "
+        because += f"{in_sentence(kb.roots[root_key[1]].label)} ({cf:.2f})"
+        phrase = _phrase(kb, chain)
+        if phrase:
+            because += f", which {phrase}"
+        if not painful:
+            because += ". It does not hurt there: it is where the chain starts"
+        return because
+
+    def add_confirmed_states(self) -> None:
+        """Every muscle state a test confirmed (>= ``CONFIRMED_STATE``) not yet covered, via its likeliest root."""
+        roots = rank(self.reasoning, "root")
+        for state_key, _ in rank(self.reasoning, "muscle_state", CONFIRMED_STATE):
+            state, muscle = split_muscle_state(state_key[1])
+            side = state_key[2]
+            tests = [ev for ev, w in self.reasoning.reported_influence(state_key).items() if ev[1] == "test" and w > 0]
+            if (muscle, side) in self.chosen or not tests:
+                continue
+            action = "stretch" if state == "tight" else "strengthen"
+            found = self._likeliest_root(roots, muscle, action, side)
+            if found:
+                self.add(muscle, action, *found, f"the {in_sentence(self.kb.label(tests[0][2]))} found it {state}")
+
+    def _likeliest_root(self, roots: list, muscle: str, action: str, side: str) -> tuple | None:
+        """The most likely root (on this side or unsided) that plans ``action`` for ``muscle``: (key, cf)."""
+        return next(((key, cf) for key, cf in roots
+                     if (muscle, action, key[2], key[1]) in self.planned and key[2] in (side, "")), None)
 
 
 def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
@@ -148,80 +299,20 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
     From the chosen roots: their tight muscles to stretch and weak ones to strengthen, except muscles
     the tests refuted. Then every muscle state a test confirmed (certainty >= 0.5) that those roots
     do not cover, through the most likely root that lists it, so a weakness found is never ignored.
+    A muscle a test argued against (without refuting it) stays, tentative, with ``disagreement``
+    saying which test and how much (see :class:`_Planner`).
     """
     if case_has_alarm(case):
         return []
-    planned = {(s.conclusion[1], s.conclusion[2], s.conclusion[3], s.conclusion[4])
-               for s in reasoning.supports if s.conclusion[0] == "Target"}
-    likely = {k[1] for k, cf in rank(reasoning, "condition", CAUTION_MIN)}
-    chosen: dict[tuple[str, str], dict] = {}
-    chains: dict[tuple, list[str]] = {}
-
-    def add(muscle: str, action: str, root_key: tuple, cf: float, found_by: str = "") -> None:
-        _, root_id, side = root_key
-        key = (muscle, side)
-        if key in chosen:
-            first = chosen[key]
-            if first["action"] != action:  # another likely pattern asks the opposite: say so, keep the leader's
-                note = (f"{in_sentence(kb.roots[root_id].label)} would {action} it instead; the leading pattern "
-                        f"decides - confirm the muscle's state with a test before loading it")
-                first["conflict"] = {"root": root_id, "action": action, "note": note}
-            elif root_id not in first["also_roots"] and first["root"] != root_id:
-                first["also_roots"].append(root_id)
-            return
-        state = "tight" if action == "stretch" else "weak"
-        state_cf = reasoning.reported_cf(belief_key(muscle_state_id(muscle, state), side))
-        if state_cf <= REFUTED:
-            return
-        root = kb.roots[root_id]
-        if root_key not in chains:
-            chains[root_key] = _chain_to_pain(reasoning, root_key)
-        chain = chains[root_key]
-        chain = chain if chain and chain[0] == root_id else [root_id] + chain
-        painful = _painful(kb, muscle, side, case)
-        label = kb.muscles[muscle].label
-        verb = "Stretch" if action == "stretch" else "Strengthen"
-        because = f"{verb} the {state} {in_sentence(label)}: "
-        because += f"{found_by}; it is part of " if found_by else "part of "
-        because += f"{in_sentence(root.label)} ({cf:.2f})"
-        phrase = _phrase(kb, chain)
-        if phrase:
-            because += f", which {phrase}"
-        if not painful:
-            because += ". It does not hurt there: it is where the chain starts"
-        tentative = not _observed(reasoning, root_key, ("test",)) and state_cf < 0.2
-        if tentative:
-            because += ". Tentative: no test confirms this pattern yet - check the muscle before loading it"
-        exercise, caution = _exercise(kb, muscle, action, likely)
-        chosen[key] = {
-            "muscle": muscle, "label": label, "action": action, "region": kb.muscles[muscle].region,
-            "side": side or None, "painful": painful, "because": because + ".",
-            "chain": [muscle] + chain, "root": root_id, "confidence": round(cf, 3),
-            "muscle_state_confirmed": state_cf >= 0.2, "exercise": exercise, "caution": caution or None,
-            "also_roots": [], "conflict": None, "tentative": tentative,
-        }
-
+    planner = _Planner(kb, reasoning, case)
     for root_key, cf in _choose_roots(reasoning):
         root = kb.roots[root_key[1]]
         for action, muscles in (("stretch", root.tight), ("strengthen", root.weak)):
             for muscle in muscles:
-                if (muscle, action, root_key[2], root_key[1]) in planned:
-                    add(muscle, action, root_key, cf)
-
-    roots = rank(reasoning, "root")
-    for state_key, state_cf in rank(reasoning, "muscle_state", CONFIRMED_STATE):
-        state, muscle = split_muscle_state(state_key[1])
-        side = state_key[2]
-        tests = [ev for ev, w in reasoning.reported_influence(state_key).items() if ev[1] == "test" and w > 0]
-        if (muscle, side) in chosen or not tests:
-            continue
-        action = "stretch" if state == "tight" else "strengthen"
-        for root_key, cf in roots:
-            if (muscle, action, root_key[2], root_key[1]) in planned and root_key[2] in (side, ""):
-                found = in_sentence(kb.label(tests[0][2]))
-                add(muscle, action, root_key, cf, f"the {found} found it {state}")
-                break
-    return list(chosen.values())
+                if (muscle, action, root_key[2], root_key[1]) in planner.planned:
+                    planner.add(muscle, action, root_key, cf)
+    planner.add_confirmed_states()
+    return list(planner.chosen.values())
 
 
 def root_signs(kb: KnowledgeBase, root_id: str) -> set[str]:
@@ -254,7 +345,10 @@ def medical_review(kb: KnowledgeBase, reasoning: Reasoning, triage_block: dict) 
 
 
 def case_has_alarm(case: Case) -> bool:
-    return any(e.value == "present" for e in case.of_kind("red_flag"))
+    """True when any red flag was answered present or unsure (the plan is then never built)."""
+    from compensa.engine.triage import ALARMING
+
+    return any(e.value in ALARMING for e in case.of_kind("red_flag"))
 
 
 def _assessment_reach(kb: KnowledgeBase, assessment) -> dict[str, list]:

@@ -3,7 +3,7 @@
 :class:`Report` keeps the case and the :class:`~compensa.engine.reasoning.Reasoning` of the run
 (so ``compensa explain`` and the graphs can walk the justifications), and ``to_dict()`` gives the
 contract JSON: ``kb_version``, ``disclaimer``, ``triage``, ``root_causes``, ``dysfunctions``,
-``conditions``, ``targets``, ``next_assessments`` — and a few more fields.
+``conditions``, ``targets``, ``next_assessments``, ``warnings`` — and a few more fields.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class Report:
     conditions: list[dict]
     targets: list[dict]
     next_assessments: list[dict]
+    #: Every caveat (``{code, message, where}``): see :mod:`compensa.engine.caveats`.
+    warnings: list[dict] = field(default_factory=list)
 
     @property
     def plan_withheld(self) -> bool:
@@ -57,6 +59,7 @@ class Report:
             "conditions": [dict(c) for c in self.conditions],
             "targets": [dict(t) for t in self.targets],
             "next_assessments": [dict(n) for n in self.next_assessments],
+            "warnings": [dict(w) for w in self.warnings],
             "review_advice": None if self.plan_withheld else REVIEW_ADVICE,
             "case": self.case.to_dict(),
             "engine": {"rules_fired": len(self.reasoning.run.fired), "halted": self.reasoning.run.halted,

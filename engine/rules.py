@@ -6,7 +6,7 @@ consultation costs about one match per fact. Rules are generated from the KB, ne
 =================  =====================================================  =========================
 rule id            matches                                                 declares
 =================  =====================================================  =========================
-screen:<flag>      Evidence(kind=red_flag, id=<flag>, value=present)       Alarm(flag, level)
+screen:<flag>[:u]  Evidence(kind=red_flag, id=<flag>, value=present|unsure) Alarm(flag, level)
 stop:emergency     Alarm(level=emergency)                                  halts the run
 pain:<site>        Evidence(kind=pain, id=<site>)                          Belief(condition) per site link
 <kind>:<id>:<res>  Evidence(kind=finding|test, id, value=<result>)         Belief(target) per effect
@@ -68,6 +68,10 @@ class RuleSpec:
     halts: bool = False
 
 
+#: Red-flag answers that raise the alarm: present, and unsure (never read an unsure answer as clear).
+ALARMING_ANSWERS = ("present", "unsure")
+
+
 def _belief(kb: KnowledgeBase, node: str, strength: float, via: str) -> Emit:
     return Emit("Belief", (("node", node),), strength, via, True)
 
@@ -76,10 +80,12 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
     """All rules for ``kb``, in a stable order (sorted by id within each family)."""
     rules: list[RuleSpec] = []
     for flag in sorted(kb.red_flags.values(), key=lambda f: f.id):
-        rules.append(RuleSpec(
-            f"screen:{flag.id}", SCREEN_SALIENCE, "Evidence",
-            (("kind", "red_flag"), ("id", flag.id), ("value", "present")),
-            (Emit("Alarm", (("flag", flag.id), ("level", flag.level)), 1.0, f"flag:{flag.id}", False),)))
+        for answer in ALARMING_ANSWERS:  # an "unsure" answer alarms like a "yes": safety first
+            suffix = "" if answer == "present" else f":{answer}"
+            rules.append(RuleSpec(
+                f"screen:{flag.id}{suffix}", SCREEN_SALIENCE, "Evidence",
+                (("kind", "red_flag"), ("id", flag.id), ("value", answer)),
+                (Emit("Alarm", (("flag", flag.id), ("level", flag.level)), 1.0, f"flag:{flag.id}", False),)))
     rules.append(RuleSpec("stop:emergency", STOP_SALIENCE, "Alarm", (("level", "emergency"),), (), halts=True))
 
     for site in sorted(kb.pain_sites):

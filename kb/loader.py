@@ -19,7 +19,7 @@ from compensa.kb.model import (
     Muscle, PainSite, RedFlag, Root, SiteLink, Source, muscle_state_id,
 )
 from compensa.kb.schema import SECTIONS, check_entry
-from compensa.kb.yamlsource import Location, MarkedDict, MarkedList, read_yaml
+from compensa.kb.yamlsource import MAX_KB_FILE_BYTES, Location, MarkedDict, MarkedList, read_bounded_text, read_yaml
 
 __all__ = ["BUNDLED_KB", "KBRead", "load_kb", "read_kb"]
 
@@ -51,49 +51,60 @@ def _display(path: Path) -> str:
     return rel if not rel.startswith("..") else str(path)
 
 
+def _read_document(read: KBRead, file: Path, digest) -> object:
+    """The data of one KB file (None when it cannot be read or parsed; the problems are recorded)."""
+    shown = _display(file)
+    text, problem = read_bounded_text(file, MAX_KB_FILE_BYTES, name=shown, what="KB file")
+    if problem is not None:  # missing, not a regular file (FIFO, directory, device), too big, not UTF-8
+        read.problems.append(problem)
+        return None
+    digest.update(file.name.encode() + b"\0" + text.encode("utf-8") + b"\0")
+    data, problems = read_yaml(text, shown)
+    read.problems.extend(problems)
+    if data is not None and not isinstance(data, dict):
+        read.problems.append(Problem("a KB file must be a mapping of sections (e.g. 'muscles:')", f"{shown}:1:1"))
+        return None
+    return data
+
+
+def _add_section(read: KBRead, section: object, body: object, where: Location) -> None:
+    """Check one top-level section of a KB file and keep its well-formed entries."""
+    if section == "kb":
+        if read.meta is not None:
+            read.problems.append(Problem("the 'kb' section appears twice", str(where)))
+        read.meta = check_entry(body, "kb", where, read.problems)
+        return
+    if section not in read.sections:
+        read.problems.append(Problem(f"unknown section {section!r}", str(where), section,
+                                     closest(str(section), list(read.sections) + ["kb"], 2)))
+        return
+    if body is None:
+        return
+    if not isinstance(body, list):
+        read.problems.append(Problem(f"section {section!r} must be a list of entries", str(where)))
+        return
+    for index, item in enumerate(body):
+        item_at = body.where(index) if isinstance(body, MarkedList) else where
+        entry = check_entry(item, section, item_at, read.problems)
+        if entry is not None:
+            read.sections[section].append(entry)
+
+
 def _read_files(read: KBRead) -> None:
+    """Read every ``*.yaml`` file of the folder (bounded: regular files of at most MAX_KB_FILE_BYTES)."""
     files = sorted(read.path.glob("*.yaml")) if read.path.is_dir() else []
     if not files:
         read.problems.append(Problem(f"no *.yaml knowledge-base files in {read.path}", _display(read.path)))
         return
     digest = hashlib.sha256()
     for file in files:
-        shown = _display(file)
-        try:
-            raw = file.read_bytes()
-            text = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            read.problems.append(Problem(f"cannot read file: {exc}", f"{shown}:1:1"))
-            continue
-        digest.update(file.name.encode() + b"\0" + raw + b"\0")
-        data, problems = read_yaml(text, shown)
-        read.problems.extend(problems)
+        data = _read_document(read, file, digest)
         if data is None:
             continue
-        if not isinstance(data, dict):
-            read.problems.append(Problem("a KB file must be a mapping of sections (e.g. 'muscles:')", f"{shown}:1:1"))
-            continue
+        shown = _display(file)
         for section, body in data.items():
             where = data.where(section) if isinstance(data, MarkedDict) else Location(shown, 1, 1)
-            if section == "kb":
-                if read.meta is not None:
-                    read.problems.append(Problem("the 'kb' section appears twice", str(where)))
-                read.meta = check_entry(body, "kb", where, read.problems)
-                continue
-            if section not in read.sections:
-                read.problems.append(Problem(f"unknown section {section!r}", str(where), section,
-                                             closest(str(section), list(read.sections) + ["kb"], 2)))
-                continue
-            if body is None:
-                continue
-            if not isinstance(body, list):
-                read.problems.append(Problem(f"section {section!r} must be a list of entries", str(where)))
-                continue
-            for index, item in enumerate(body):
-                item_at = body.where(index) if isinstance(body, MarkedList) else where
-                entry = check_entry(item, section, item_at, read.problems)
-                if entry is not None:
-                    read.sections[section].append(entry)
+            _add_section(read, section, body, where)
     read.content_hash = digest.hexdigest()
     if read.meta is None:
         read.problems.append(Problem("missing the 'kb' section (name, version, regions); it belongs in kb.yaml",

@@ -8,6 +8,7 @@ so no case text can break or inject into the DOT or SVG.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 import graphviz
 import networkx as nx
 
-from compensa.errors import UsageError
+from compensa.errors import OutputError, UsageError
 
 __all__ = ["FORMATS", "check_graph_path", "dot_available", "to_dot", "write_graph"]
 
@@ -144,7 +145,7 @@ def dot_available() -> bool:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".compensa-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -157,27 +158,52 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+#: Errors that say the *name* given is unusable (bad input, exit 2); any other write error is I/O (exit 1).
+_BAD_NAME = {errno.ENAMETOOLONG, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EINVAL, errno.ELOOP}
+
+
 def check_graph_path(path: str | os.PathLike) -> Path:
-    """Refuse a graph path that cannot be written (bad suffix, missing folder, a folder) before any work."""
+    """Refuse a graph path that cannot be written (bad suffix, too long, missing folder, a folder) before any work."""
     if not str(path).strip():
         raise UsageError("the graph file name is empty")
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise UsageError(f"graph file {str(path)!r} must end in .svg, .png or .dot")
+        raise UsageError(f"graph file {_short(path)!r} must end in .svg, .png or .dot")
+    if len(os.fsencode(path.name)) > 255 or len(os.fsencode(str(path))) > 4000:
+        raise UsageError(f"graph file name {_short(path)!r} is too long (at most 255 bytes a name)")
+    try:
+        return _check_writable(path)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+
+
+def _check_writable(path: Path) -> Path:
     if path.is_dir():
-        raise UsageError(f"graph file {str(path)!r} is a folder")
+        raise UsageError(f"graph file {_short(path)!r} is a folder")
     parent = path.parent if str(path.parent) else Path(".")
     if parent.exists() and not parent.is_dir():
-        raise UsageError(f"cannot write {str(path)!r}: {str(parent)!r} is not a folder")
-    if parent.is_dir():
-        try:  # the only sure test: create (and remove) a file there
-            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot write {_short(path)!r}: {str(parent)!r} is not a folder")
+    if parent.is_dir():  # the only sure test: create (and remove) a file there
+        fd, probe = tempfile.mkstemp(prefix=".compensa-", suffix=".tmp", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
     return path
+
+
+def _short(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 80 else text[:60] + "…" + text[-15:]
+
+
+def _write_error(path: Path, exc: OSError) -> Exception:
+    """A usage error (exit 2) when the name is unusable, an output error (exit 1) for real I/O failures."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in _BAD_NAME:
+        return UsageError(f"cannot write graph file {_short(path)!r}: {reason}")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UsageError(f"cannot write graph file {_short(path)!r}: {reason} (choose a folder you can write to)")
+    return OutputError(f"could not write graph file {_short(path)!r}: {reason}")
 
 
 def write_graph(source: str, path: str | os.PathLike) -> tuple[Path, str]:
@@ -191,7 +217,7 @@ def write_graph(source: str, path: str | os.PathLike) -> tuple[Path, str]:
     try:
         return _write(source, path, fmt)
     except OSError as exc:
-        raise UsageError(f"cannot write graph file {str(path)!r}: {exc.strerror or exc}") from exc
+        raise _write_error(path, exc) from None
 
 
 def _write(source: str, path: Path, fmt: str) -> tuple[Path, str]:

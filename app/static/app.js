@@ -148,13 +148,59 @@ async function post(path, body) {
   return response;
 }
 
-function showReport(report, caseData) {
-  $("results").hidden = false;
+// Screening as the report says it, or (from an older server) worked out from the answers given.
+function screeningOf(report, caseData) {
+  if (report.triage.screened) return report.triage.screened;
+  if (!caseData.red_flags.length) return "none";
+  return report.triage.not_screened && report.triage.not_screened.length ? "partial" : "complete";
+}
+
+// The red-flag questions not asked: the report's own list, else the vocabulary's question per flag id.
+function questionsOf(report) {
+  const warning = (report.warnings || []).find((w) => w.code === "not_screened") || {};
+  if (warning.questions) return { questions: warning.questions, general: Boolean(warning.general) };
+  if (report.triage.ask) return { questions: report.triage.ask, general: false };
+  const byId = new Map(state.vocab.red_flag.map((f) => [f.id, f]));
+  return { questions: (report.triage.not_screened || []).filter((id) => byId.has(id)).map((id) => byId.get(id)), general: false };
+}
+
+const SCREENING_WORDS = { none: "Red flags not screened", partial: "Red flags partly screened" };
+
+function showTriage(report, caseData) {
   const triage = $("triage");
-  triage.className = `triage ${report.triage.level}`;
+  const flagged = report.triage.red_flags.length > 0;
+  const screened = screeningOf(report, caseData);
+  const unscreened = !flagged && screened !== "complete";   // never a green "clear" banner
+  triage.className = `triage ${report.triage.level}${unscreened ? " unscreened" : ""}`;
   triage.setAttribute("data-level", report.triage.level);
-  triage.textContent = `Triage: ${report.triage.level.replace("_", " ").toUpperCase()}` +
-    (report.triage.red_flags.length ? ` — red flags: ${report.triage.red_flags.join(", ")}. ` : ". ") + report.triage.advice;
+  triage.setAttribute("data-screened", screened);
+  const heading = `Triage: ${report.triage.level.replace("_", " ").toUpperCase()}`;
+  const words = unscreened && !report.triage.advice.startsWith(SCREENING_WORDS[screened]) ? ` — ${SCREENING_WORDS[screened]}. ` : ". ";
+  const summary = flagged ? ` — red flags: ${report.triage.red_flags.join(", ")}. ` : words;
+  triage.textContent = heading + summary + report.triage.advice;
+  showScreening(screened === "complete" ? { questions: [] } : questionsOf(report), flagged);
+}
+
+function showScreening({ questions, general }, flagged) {
+  const box = $("screening");
+  box.textContent = "";
+  box.hidden = !questions.length;
+  if (!questions.length) return;
+  const lead = flagged ? "Also ask" : "Ask before any exercise";
+  box.append(el("p", { text: `${lead} (${general ? "general screening questions" : "not yet asked for this pain"}):` }));
+  box.append(el("ul", {}, ...questions.map((q) => el("li", { "data-flag": q.id },
+    el("strong", { text: `${q.label} ` }), el("span", { class: "small", text: `[${q.level}] ` }), el("span", { text: q.question })))));
+}
+
+function showWarnings(report) {
+  const list = $("warnings");
+  list.textContent = "";
+  const shown = (report.warnings || []).filter((w) => w.code !== "not_screened");
+  list.hidden = !shown.length;
+  for (const w of shown) list.append(el("li", { "data-code": w.code, text: w.message }));
+}
+
+function showRoots(report) {
   const roots = $("roots");
   roots.textContent = "";
   if (!report.root_causes.length) roots.append(el("li", { text: report.plan_withheld && report.engine.halted ? "Not assessed: emergency red flag." : "None likely yet: see next assessments." }));
@@ -163,17 +209,46 @@ function showReport(report, caseData) {
     roots.append(el("li", {}, el("strong", { text: `${r.label}${r.side ? " (" + r.side + ")" : ""}` }), bar,
       el("span", { text: `${r.confidence.toFixed(2)} ${r.status}` })));
   }
+}
+
+// The exercise cell never shows a bare dash: a withheld exercise says what and why, a caution sits beside its exercise.
+function exerciseCell(t) {
+  const cell = el("td", { class: "exercise" });
+  if (t.exercise) cell.append(el("div", { text: t.exercise.label }));
+  else if (t.caution) cell.append(el("div", { class: "withheld", text: "Withheld" }));
+  else cell.append(el("div", { class: "small", text: "No exercise in the knowledge base: ask a clinician." }));
+  if (t.caution) cell.append(el("div", { class: "caution", text: t.caution }));
+  return cell;
+}
+
+function notesCell(t) {
+  const cell = el("td", { class: "notes" });
+  if (t.disagreement) cell.append(el("div", { class: "disagree", text: `A test disagrees: ${t.disagreement.text}.` }));
+  else if (t.tentative) cell.append(el("div", { class: "tentative", text: "Tentative: no test confirms it yet; check the muscle before loading it." }));
+  if (t.conflict) cell.append(el("div", { class: "conflict", text: t.conflict.note }));
+  return cell;
+}
+
+function showTargets(report, caseData) {
   const body = $("targets").querySelector("tbody");
   body.textContent = "";
-  if (report.plan_withheld) body.append(el("tr", {}, el("td", { colspan: "5", text: "Withheld: a red flag is present. Seek medical care first." })));
+  if (report.plan_withheld) body.append(el("tr", {}, el("td", { colspan: "6", text: "Withheld: a red flag is present. Seek medical care first." })));
   for (const t of report.targets) {
     const where = el("td", {}, t.painful ? el("span", { text: "painful area" }) : el("span", { class: "away-mark", text: "away" }));
-    const row = el("tr", { "data-testid": `target-${t.muscle}`, "data-painful": String(t.painful), title: t.because },
-      el("td", { text: t.label }), el("td", { class: t.action, text: t.action }), el("td", { text: t.side || "—" }), where,
-      el("td", { text: t.exercise ? t.exercise.label : "—" }));
+    const row = el("tr", { "data-testid": `target-${t.muscle}`, "data-painful": String(t.painful), "data-tentative": String(Boolean(t.tentative)), title: t.because },
+      el("td", { text: t.label }), el("td", { class: t.action, text: t.action }), el("td", { text: t.side || "both" }), where,
+      exerciseCell(t), notesCell(t));
     row.addEventListener("click", () => explainTarget(caseData, t.muscle));
     body.append(row);
   }
+}
+
+function showReport(report, caseData) {
+  $("results").hidden = false;
+  showTriage(report, caseData);
+  showWarnings(report);
+  showRoots(report);
+  showTargets(report, caseData);
   const next = $("next");
   next.textContent = "";
   for (const n of report.next_assessments) next.append(el("li", {}, el("strong", { text: n.label }), el("span", { text: ` — ${n.why}` })));

@@ -94,3 +94,103 @@ def test_a_red_flag_turns_the_banner_to_emergency_and_withholds_the_plan(server,
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-red-flag.png"))
     page.close()
+
+
+# -- plan honesty (issue 9): what the page says when a test disagrees, an exercise is withheld,
+#    red flags were not screened, or the sides disagree --------------------------------------------
+
+GREEN = "rgb(211, 249, 216)"
+
+
+def _open(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(server + "/")
+    page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
+    return page
+
+
+def _mark(page, kind, id_, value, side=None):
+    page.select_option(f"[data-testid={kind}-{id_}]", value)
+    if side:
+        page.select_option(f"select[name='{kind}-side:{id_}']", side)
+
+
+def _consult(page):
+    page.click("#submit")
+    page.wait_for_selector("#triage[data-level]")
+
+
+def test_a_test_that_disagrees_is_shown_on_the_target_in_words(server, browser):
+    page = _open(browser, server)
+    page.click("[data-testid=zone-front-lateral_knee-right]")
+    _mark(page, "finding", "knee_valgus", "present", "right")
+    _mark(page, "test", "trendelenburg", "negative", "right")
+    _mark(page, "test", "ober_test", "positive", "right")
+    _consult(page)
+    glute = page.locator("[data-testid=target-gluteus_medius]")
+    glute.wait_for()
+    assert glute.get_attribute("data-tentative") == "true"
+    assert "A test disagrees: Trendelenburg test negative on the right argues against this" in glute.inner_text()
+    assert "Trendelenburg test negative on the right argues against this" in page.inner_text("#warnings")
+    assert "argues against" not in page.inner_text("[data-testid=target-tensor_fasciae_latae]")
+    page.close()
+
+
+def test_an_exercise_withheld_with_a_disc_shows_the_caution(server, browser):
+    page = _open(browser, server)
+    for zone in ("zone-back-lower_back", "zone-back-posterior_thigh-left", "zone-back-calf-left"):
+        page.click(f"[data-testid={zone}]")
+    _mark(page, "finding", "anterior_pelvic_tilt", "present")
+    _mark(page, "test", "straight_leg_raise", "positive", "left")
+    _mark(page, "test", "thomas_test", "positive")
+    page.check("input[name='history:pain_worse_sitting_or_bending']")
+    _consult(page)
+    erector = page.locator("[data-testid=target-erector_spinae]")
+    erector.wait_for()
+    cells = erector.locator("td")
+    exercise = cells.nth(4).inner_text()
+    assert "Withheld" in exercise and "Knees-to-chest back stretch withheld because herniated disc (" in exercise
+    assert "bends the low back forward" in exercise
+    for cell in page.locator("#targets tbody td.exercise").all_inner_texts():
+        assert cell.strip() not in ("", "-", "—")
+    page.close()
+
+
+def test_an_empty_case_is_not_screened_and_never_green(server, browser):
+    page = _open(browser, server)
+    _consult(page)
+    banner = page.locator("#triage")
+    assert banner.get_attribute("data-screened") == "none"
+    assert "Red flags not screened" in banner.inner_text() and "No red flags reported" not in banner.inner_text()
+    assert banner.evaluate("e => getComputedStyle(e).backgroundColor") != GREEN
+    page.close()
+
+
+def test_pain_without_red_flag_answers_lists_the_questions_to_ask(server, browser):
+    from compensa.engine import load_kb
+
+    page = _open(browser, server)
+    page.click("[data-testid=zone-back-lower_back]")
+    _consult(page)
+    assert "Red flags not screened" in page.inner_text("#triage")
+    assert "No red flags reported" not in page.inner_text("#results")
+    screening = page.locator("#screening")
+    assert screening.is_visible() and "not yet asked for this pain" in screening.inner_text()
+    assert load_kb().red_flags["saddle_anaesthesia"].question in screening.inner_text()
+    assert page.locator("#triage").evaluate("e => getComputedStyle(e).backgroundColor") != GREEN
+    page.close()
+
+
+def test_pain_on_one_side_and_tests_on_the_other_warns_before_the_targets(server, browser):
+    page = _open(browser, server)
+    page.click("[data-testid=zone-front-lateral_knee-right]")
+    for test in ("trendelenburg", "hip_abductor_strength", "ober_test"):
+        _mark(page, "test", test, "positive", "left")
+    _consult(page)
+    first = page.locator("#warnings li").first
+    assert first.get_attribute("data-code") == "sides_disagree"
+    assert first.inner_text().startswith("Pain is on the right, but every sided test and finding is on the left")
+    before = page.evaluate("() => !!(document.querySelector('#warnings').compareDocumentPosition("
+                           "document.querySelector('#targets')) & Node.DOCUMENT_POSITION_FOLLOWING)")
+    assert before
+    page.close()

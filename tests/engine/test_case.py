@@ -18,7 +18,7 @@ BAD = [
     ("unknown-field", {"findings": [{"id": "knee_valgus", "sidee": "left"}]}, "findings[0].sidee", "unknown field 'sidee'", "side"),
     ("unknown-section", {"pains": ["lower_back"]}, "pains", "unknown case section 'pains'", "pain"),
     ("wrong-type", {"pain": 7}, "pain", "must be a list", None),
-    ("bad-present", {"red_flags": [{"id": "fever", "present": "maybe"}]}, "red_flags[0].present", "present must be true or false", None),
+    ("bad-present", {"red_flags": [{"id": "fever", "present": "maybe"}]}, "red_flags[0].present", "present must be true, false or 'unsure'", None),
     ("contradiction", {"tests": ["ober_test:positive:right", "ober_test:negative:right"]}, "tests[1]",
      "contradicts tests[0]: ober_test is both positive and negative on the right side", None),
     ("too-many", {"pain": ["lower_back"] * (MAX_ITEMS + 1)}, "pain", f"too many items ({MAX_ITEMS + 1}; at most {MAX_ITEMS})", None),

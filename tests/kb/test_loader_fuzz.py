@@ -65,3 +65,17 @@ def test_arbitrary_text_gives_kb_errors_only(name, text):
 @given(name=st.sampled_from(sorted(FILES)), cut=st.integers(0, 400))
 def test_truncated_files_give_kb_errors_only(name, cut):
     _check(_folder_with(name, FILES[name][:cut]))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(FILES)), raw=st.binary(max_size=300))
+def test_arbitrary_bytes_give_kb_errors_only(name, raw):
+    folder = _folder_with(name, "")
+    (folder / name).write_bytes(raw)  # not UTF-8, NUL bytes, a BOM: problems, never an exception
+    _check(folder)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(FILES)), depth=st.integers(1, 3000), opener=st.sampled_from(["[", "{a: ", "- ", "&a ["]))
+def test_deep_nesting_gives_kb_errors_only(name, depth, opener):
+    _check(_folder_with(name, opener * depth))

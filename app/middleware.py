@@ -1,0 +1,139 @@
+"""ASGI middleware of the service, outermost first: request id, security headers, body limit.
+
+- :class:`RequestId` takes the client's ``X-Request-ID`` when it is a safe token (letters, digits,
+  ``._:-``, at most 64) or makes one; it is set for logging (``compensa.app.logs.request_id_var``)
+  and sent back on **every** response, the 413s and 500s included.
+- :class:`SecurityHeaders` sends ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy`` on every
+  response, and on HTML pages a Content-Security-Policy with no inline script and no eval, and
+  ``frame-ancestors`` from a setting (default ``'self'``; an EHR's origin is added there to embed it).
+- :class:`BodyLimit` reads the whole body first and refuses more than the limit with 413, so a
+  chunked body that grows past it gets a 413 too and the app never sees a partial body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+__all__ = ["BodyLimit", "RequestId", "SecurityHeaders", "content_security_policy"]
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+
+
+def _header(scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value
+    return None
+
+
+async def answer_json(send, status: int, detail: object, headers: list[tuple[bytes, bytes]] = ()) -> None:
+    """Send a small JSON response straight from ASGI middleware."""
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestId:
+    """Give every request an id (the client's, if safe) and put it on every response and log line."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from compensa.app.logs import request_id_var
+
+        given = (_header(scope, b"x-request-id") or b"").decode("latin-1").strip()
+        rid = given if _SAFE_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = rid
+        token = request_id_var.set(rid)
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", rid.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+def content_security_policy(frame_ancestors: str = "'self'") -> str:
+    """The page's CSP: scripts, styles and connections from this origin only; no inline script or eval."""
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+            "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            f"frame-ancestors {frame_ancestors}")
+
+
+class SecurityHeaders:
+    """nosniff and Referrer-Policy everywhere; CSP with frame-ancestors on HTML responses."""
+
+    def __init__(self, app, frame_ancestors: str = "'self'"):
+        self.app = app
+        self.csp = content_security_policy(frame_ancestors).encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+                ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if ctype.startswith(b"text/html") or ctype.startswith(b"image/svg"):
+                    headers.append((b"content-security-policy", self.csp))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Read the whole body first; refuse more than ``limit`` bytes with 413 (400 for a bad Content-Length)."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return await answer_json(send, 400, "malformed Content-Length header")
+            if int(declared) > self.limit:
+                return await self._refuse(send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return await self._refuse(send)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send):
+        await answer_json(send, 413, f"request body larger than {self.limit} bytes")

@@ -1,0 +1,308 @@
+"""The shape of a consultation case: one strict pydantic model for the library, the CLI and HTTP.
+
+This module checks *shapes* only — types, allowed values, list lengths, unknown fields — with no
+coercion: booleans are booleans (``present: "n"`` or ``0`` is refused, never read as false), ``result``
+is ``positive`` or ``negative``, ``side`` is ``left``, ``right`` or ``both``. Knowledge-base terms
+(pain sites, tests, ...) are checked afterwards by :mod:`compensa.engine.case`, which resolves
+readable names and suggests the closest ids. The same model gives the JSON Schema served in the
+OpenAPI document, so the documentation describes what is really accepted.
+
+A string item is shorthand: ``"lateral_knee:right"`` for ``{site: lateral_knee, side: right}`` and
+``"ober_test:positive:right"`` for ``{id: ober_test, result: positive, side: right}``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainValidator, StrictStr,
+    Tag, ValidationError, field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from compensa.errors import Problem, closest
+
+__all__ = [
+    "CaseInput", "FIELDS", "ITEM_FIELDS", "MAX_ITEMS", "MAX_NOTE", "MAX_TERM", "SECTIONS", "SIDES",
+    "case_json_schema", "problems_from_validation", "validate_shape",
+]
+
+#: The most items one case section may hold (more is refused, not truncated).
+MAX_ITEMS = 100
+#: The longest term (an id or a readable name), in characters.
+MAX_TERM = 200
+#: The longest free-text field (``name``, ``notes``), in characters.
+MAX_NOTE = 2000
+#: The sides a case may name; ``both`` stands for left and right.
+SIDES = ("left", "right", "both")
+_RESULTS = ("positive", "negative")
+
+#: Case section -> evidence kind.
+SECTIONS = {"pain": "pain", "findings": "finding", "tests": "test", "red_flags": "red_flag",
+            "history": "history", "diagnoses": "diagnosis"}
+#: Case section -> the fields of one of its items, the term field first.
+ITEM_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side", "present"), "tests": ("id", "result", "side"),
+               "red_flags": ("id", "present"), "history": ("id", "present"), "diagnoses": ("id", "side")}
+#: Every top-level field of a case.
+FIELDS = (*SECTIONS, "name", "notes")
+_SHORTHAND_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side"), "tests": ("id", "result", "side"),
+                     "red_flags": ("id",), "history": ("id",), "diagnoses": ("id", "side")}
+_KIND_WORD = {"pain": "pain site", "findings": "finding", "tests": "test", "red_flags": "red flag",
+              "history": "history item", "diagnoses": "diagnosis"}
+
+
+def _valid_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("surrogates", "contains characters that are not valid text (unpaired surrogates)")
+    return text
+
+
+def _present(value: object) -> bool | str:
+    if isinstance(value, bool) or value == "unsure":
+        return value  # type: ignore[return-value]
+    raise PydanticCustomError("present", "present must be true, false or 'unsure'")
+
+
+def _present_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise PydanticCustomError("present", "present must be true or false")
+
+
+Term = Annotated[StrictStr, Field(min_length=1, max_length=MAX_TERM), AfterValidator(_valid_text)]
+Note = Annotated[StrictStr, Field(max_length=MAX_NOTE), AfterValidator(_valid_text)]
+Side = Optional[Literal["left", "right", "both"]]
+RedFlagPresence = Annotated[Union[bool, Literal["unsure"]], PlainValidator(
+    _present, json_schema_input_type=Union[bool, Literal["unsure"]])]
+Presence = Annotated[bool, PlainValidator(_present_bool, json_schema_input_type=bool)]
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PainItem(_Item):
+    site: Term = Field(description="Pain site id or readable name, e.g. lateral_knee or 'outer knee'.",
+                       examples=["lateral_knee"])
+    side: Side = Field(None, description="left, right or both; omit when central or unknown.")
+
+
+class FindingItem(_Item):
+    id: Term = Field(description="Visual finding id or name.", examples=["knee_valgus"])
+    side: Side = None
+    present: Presence = Field(True, description="false records that it was looked for and is absent.")
+
+
+class TestItem(_Item):
+    id: Term = Field(description="Physical test id or name.", examples=["ober_test"])
+    result: Literal["positive", "negative"] = Field(description="For strength tests, positive means weakness found.")
+    side: Side = None
+
+
+class RedFlagItem(_Item):
+    id: Term = Field(description="Red-flag id or name.", examples=["saddle_anaesthesia"])
+    present: RedFlagPresence = Field(True, description="true, false (asked and denied) or 'unsure' (counts as "
+                                                       "present for safety). Unlisted flags count as not asked.")
+
+
+class HistoryItem(_Item):
+    id: Term = Field(examples=["runner"])
+    present: Presence = True
+
+
+class DiagnosisItem(_Item):
+    id: Term = Field(description="A condition already diagnosed.", examples=["spondylolisthesis"])
+    side: Side = None
+
+
+def _branch(value: Any) -> str:
+    return "name" if isinstance(value, str) else "mapping"
+
+
+def _items(model: type[BaseModel], shorthand: str) -> Any:
+    colons = shorthand.split(" or ")[-1].count(":")
+    pattern = r"^[^:]*" + (r"(:[^:]*){0,%d}$" % colons if colons else "$")
+    named = Annotated[StrictStr, Field(max_length=MAX_TERM, pattern=pattern), Tag("name"),
+                      Field(description=f"Shorthand: {shorthand}")]
+    return list[Annotated[Union[named, Annotated[model, Tag("mapping")]], Discriminator(_branch)]]
+
+
+_MODELS = {"pain": PainItem, "findings": FindingItem, "tests": TestItem, "red_flags": RedFlagItem,
+           "history": HistoryItem, "diagnoses": DiagnosisItem}
+
+CASE_EXAMPLE = {
+    "pain": [{"site": "lateral_knee", "side": "right"}],
+    "findings": [{"id": "knee_valgus", "side": "right"}],
+    "tests": [{"id": "ober_test", "result": "positive", "side": "right"},
+              {"id": "trendelenburg", "result": "positive", "side": "right"}],
+    "red_flags": [{"id": "saddle_anaesthesia", "present": False}],
+    "history": ["runner"],
+}
+
+
+class CaseInput(BaseModel):
+    """A consultation case (DESIGN.md contract). Ids are KB ids or readable names; see
+    ``GET /v1/kb/vocabulary`` for every id with its label and aliases."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="Case",
+                              json_schema_extra={"examples": [CASE_EXAMPLE]})
+
+    pain: _items(PainItem, "site or site:side") = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=MAX_ITEMS, description="Where it hurts.")
+    findings: _items(FindingItem, "id or id:side") = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=MAX_ITEMS, description="What is seen (present unless present: false).")
+    tests: _items(TestItem, "id:result or id:result:side") = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=MAX_ITEMS, description="Physical tests and their results.")
+    red_flags: _items(RedFlagItem, "id (present)") = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=MAX_ITEMS, description="Screening answers; unlisted = not asked.")
+    history: _items(HistoryItem, "id") = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=MAX_ITEMS, description="Context: activities, habits, prior injuries.")
+    diagnoses: _items(DiagnosisItem, "id or id:side") = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=MAX_ITEMS, description="Conditions already diagnosed.")
+    name: Optional[Note] = Field(None, description="A label for the case (echoed, not used).")
+    notes: Optional[Note] = Field(None, description="Free text (never logged, not used).")
+
+    @field_validator(*SECTIONS, mode="before")
+    @classmethod
+    def _expand_shorthand(cls, value: object, info) -> object:
+        """``"ober_test:positive:right"`` -> ``{id, result, side}``; other values pass unchanged."""
+        if not isinstance(value, list):
+            return value
+        return [_expand(info.field_name, item) for item in value]
+
+
+def _expand(section: str, item: object) -> object:
+    if not isinstance(item, str) or len(item) > MAX_TERM:
+        return item
+    parts = [p.strip() for p in item.split(":")]
+    fields = _SHORTHAND_FIELDS[section]
+    if len(parts) > len(fields):
+        return item  # refused by the shorthand pattern or length, with the shorthand's form in the message
+    return dict(zip(fields, parts))
+
+
+def validate_shape(data: object) -> tuple[CaseInput, list[Problem]]:
+    """Check the shape of a raw case: the model, and every shape problem.
+
+    When some parts are malformed the model holds the well-formed rest (items with a problem, or in
+    a malformed section, are left out), so the caller can still report unknown terms in it: every
+    problem of a case is reported at once."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return CaseInput(), [Problem(f"a case must be a mapping with sections {', '.join(SECTIONS)}", "")]
+    try:
+        return CaseInput.model_validate(data, strict=True), []
+    except ValidationError as exc:
+        problems = problems_from_validation(exc, data)
+    return _well_formed_part(data, {p.where for p in problems}), problems
+
+
+def _well_formed_part(data: dict, bad: set[str]) -> CaseInput:
+    kept: dict[str, object] = {}
+    for section in SECTIONS:
+        items = data.get(section)
+        if section in bad or not isinstance(items, list):
+            continue
+        kept[section] = [item for index, item in enumerate(items)
+                         if not any(w == f"{section}[{index}]" or w.startswith(f"{section}[{index}].") for w in bad)]
+    try:
+        return CaseInput.model_validate(kept, strict=True)
+    except ValidationError:  # pragma: no cover - every bad item was removed above
+        return CaseInput()
+
+
+def _where(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _message(error: dict, loc: tuple, data: dict) -> tuple[str, tuple[str, ...]]:
+    """Our wording (and suggestions) for one pydantic error at ``loc`` (tags removed)."""
+    kind, value, field = error["type"], error.get("input"), str(loc[-1]) if loc else ""
+    section = str(loc[0]) if loc else ""
+    if kind == "extra_forbidden":
+        known = ITEM_FIELDS.get(section, ()) if len(loc) > 1 else FIELDS
+        what = "field" if len(loc) > 1 else "case section"
+        return f"unknown {what} {field!r}", closest(field, known, 2)
+    if kind == "missing" and field == "result":
+        test = _term_at(data, loc)
+        return f"test {test!r} needs a result: positive or negative" if test else "missing 'result'", ()
+    if kind == "missing":
+        return f"missing {field!r}", ()
+    if field == "side":
+        return "side must be left, right or both", closest(str(value), SIDES, 1)
+    if field == "result":
+        return "result must be positive or negative", closest(str(value), _RESULTS, 1)
+    if kind in ("model_type", "model_attributes_type", "dict_type") or (kind == "string_type" and len(loc) == 2):
+        fields = ", ".join(ITEM_FIELDS.get(section, ()))
+        return f"each {_KIND_WORD.get(section, 'item')} must be a name or a mapping with {fields}", ()
+    if kind == "string_pattern_mismatch":
+        return f"{_KIND_WORD[section]} shorthand is {':'.join(_SHORTHAND_FIELDS[section])}", ()
+    if kind == "list_type":
+        return "must be a list", ()
+    if kind == "too_long" and len(loc) == 1:
+        return f"too many items ({len(value) if isinstance(value, list) else '?'}; at most {MAX_ITEMS})", ()
+    if kind == "string_too_long":
+        return f"text longer than {error.get('ctx', {}).get('max_length', MAX_TERM)} characters", ()
+    if kind == "string_too_short":
+        return "must not be empty", ()
+    if kind == "string_type":
+        return f"expected text, got {type(value).__name__}", ()
+    return error["msg"], ()
+
+
+def _term_at(data: dict, loc: tuple) -> str:
+    try:
+        item = data[loc[0]][loc[1]]
+    except (KeyError, IndexError, TypeError):
+        return ""
+    if isinstance(item, str):
+        return item.split(":")[0].strip()
+    return item.get("id", "") if isinstance(item, dict) and isinstance(item.get("id"), str) else ""
+
+
+def problems_from_validation(exc: ValidationError, data: dict) -> list[Problem]:
+    """Pydantic's errors as our :class:`Problem` records: field path, message, value, suggestions."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for i, p in enumerate(error["loc"])
+                    if not (p in ("name", "mapping") and i == 2 and isinstance(error["loc"][1], int)))
+        where = _where(loc)
+        if where in seen:
+            continue
+        seen.add(where)
+        message, suggestions = _message(error, loc, data)
+        value = error.get("input")
+        if error["type"] == "extra_forbidden":
+            value = str(loc[-1])
+        elif error["type"] == "too_long" and len(loc) == 1:
+            value = None
+        problems.append(Problem(message, where, _printable(value), suggestions))
+    return problems
+
+
+def _printable(value: object) -> object:
+    """A value safe to echo back (JSON-ready, bounded, valid text)."""
+    if isinstance(value, str):
+        text = value.encode("utf-8", "replace").decode("utf-8")
+        return text if len(text) <= 200 else text[:200] + "…"
+    if value is None or isinstance(value, bool) or (isinstance(value, int) and abs(value) < 10**15):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else repr(value)
+    return repr(value)[:200]
+
+
+def case_json_schema(ref_template: str = "#/$defs/{model}") -> dict:
+    """The JSON Schema of a case (what the validator really accepts)."""
+    return CaseInput.model_json_schema(ref_template=ref_template)
