@@ -304,6 +304,15 @@ def serve(ctx, host, port, workers, engines, log_format, log_level, header_timeo
         raise SystemExit(status)
 
 
+@cli.command()
+@click.argument("which", type=click.Choice(["case", "report"]))
+def schema(which):
+    """Print the JSON Schema of a case (what is accepted) or of the report (what is answered)."""
+    from compensa.app.http import json_schema
+
+    _emit(json.dumps(json_schema(which), indent=2, ensure_ascii=False))
+
+
 def _say_io_failure(exc: OSError) -> None:
     try:
         sys.stderr.write(f"error: could not write the output: {exc.strerror or exc}\n")

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from compensa.app import schemas
 from compensa.app.middleware import BodyLimit, RequestId, SecurityHeaders
 from compensa.engine.case_schema import case_json_schema
+from compensa.engine.report_model import ReportData, Triage
 from compensa.errors import CompensaError, Problem
 
 __all__ = ["MAX_BODY", "app_factory", "create_app"]
@@ -100,6 +101,13 @@ def _openapi(app: FastAPI):
         return doc
 
     return build
+
+
+def json_schema(which: str) -> dict:
+    """The JSON Schema of ``case`` (what is accepted) or ``report`` (what is answered)."""
+    if which == "case":
+        return case_json_schema()
+    return ReportData.model_json_schema(by_alias=True)
 
 
 def _body_spec(schema_name: str) -> dict:
@@ -194,15 +202,15 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
 
             audit.write(audit_record(report, request.scope.get("state", {}).get("request_id", "-"), endpoint))
 
-    @app.post("/v1/consult", response_model=None, responses={200: {"model": schemas.ReportModel}},
+    @app.post("/v1/consult", response_model=None, responses={200: {"model": ReportData}},
               openapi_extra=_body_spec("Case"),
               summary="Consult a case: triage, ranked root causes, targets, next assessments")
     def consult(request: Request, case: object = Depends(_json_body)) -> JSONResponse:
         report = consultant.consult(case).to_dict()
         record(report, request, "consult")
-        return JSONResponse(report)  # exactly the library's report: no field dropped on the way
+        return JSONResponse(report)  # the engine's typed record, serialised once
 
-    @app.post("/v1/triage", response_model=None, responses={200: {"model": schemas.TriageModel}},
+    @app.post("/v1/triage", response_model=None, responses={200: {"model": Triage}},
               openapi_extra=_body_spec("Case"), summary="Red-flag triage only")
     def triage(case: object = Depends(_json_body)) -> JSONResponse:
         return JSONResponse(consultant.triage(case))
@@ -254,6 +262,10 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
         for entry in data["pain"]:
             entry["region"] = kb.pain_sites[entry["id"]].region
         return {"kb_version": kb.version_string, **data}
+
+    @app.get("/v1/schema/{which}", summary="JSON Schema of the case (input) or the report (output)")
+    def schema(which: Literal["case", "report"]):
+        return JSONResponse(json_schema(which))
 
     @app.get("/healthz", summary="Liveness: the KB is loaded and compiled")
     def healthz():

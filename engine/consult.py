@@ -36,7 +36,9 @@ class Consultant:
 
     def triage(self, case: object) -> dict:
         """Only the red-flag triage of a case (no inference beyond screening)."""
-        return plan.triage(self.kb, self.parse(case))
+        from compensa.engine.report_model import Triage
+
+        return Triage.model_validate(plan.triage(self.kb, self.parse(case))).model_dump(mode="json")
 
 
 def _evidence_view(kb: KnowledgeBase, key: tuple, influence: float) -> dict:
@@ -97,7 +99,8 @@ def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
     targets = plan.targets(kb, reasoning, case)
     nexts = plan.next_assessments(kb, reasoning, case)
     warnings = caveats.warnings(kb, reasoning, case, triage, roots, targets)
-    return Report(kb, case, reasoning, triage, roots, dysfunctions, conditions, targets, nexts, warnings)
+    return Report.build(kb, case, reasoning, triage=triage, root_causes=roots, dysfunctions=dysfunctions,
+                        conditions=conditions, targets=targets, next_assessments=nexts, warnings=warnings)
 
 
 _cache: dict[int, Consultant] = {}

@@ -73,7 +73,7 @@ def why_target(report, muscle_term: str, vocab) -> dict:
     kb = report.kb
     muscle = _resolve(vocab, "muscle", muscle_term, "target")
     label = kb.muscles[muscle].label
-    targets = [t for t in report.targets if t["muscle"] == muscle]
+    targets = [t for t in report.targets if t.muscle == muscle]
     if not targets:
         reasons = []
         if report.plan_withheld:
@@ -83,21 +83,21 @@ def why_target(report, muscle_term: str, vocab) -> dict:
             if cf <= -THRESHOLD:
                 reasons.append(f"The tests argue against a {state} {in_sentence(label)} (certainty {cf:.2f}), so it is not "
                                f"{'stretched' if state == 'tight' else 'strengthened'}.")
-        roots = [r for r in report.root_causes if muscle in r["tight"] or muscle in r["weak"]]
+        roots = [r for r in report.root_causes if muscle in r.tight or muscle in r.weak]
         if roots and not reasons:
-            reasons.append(f"It belongs to {', '.join(r['label'] for r in roots)}, but that pattern is not likely enough "
+            reasons.append(f"It belongs to {', '.join(r.label for r in roots)}, but that pattern is not likely enough "
                            f"(or adds nothing new) to act on yet.")
         if not roots and not reasons:
             reasons.append("None of the likely root imbalances involves it.")
         return {"kind": "why_target", "muscle": muscle, "label": label, "is_target": False, "reasons": reasons}
     explanations = []
     for target in targets:
-        chain = target["chain"]
-        side = target["side"] or ""
+        chain = target.chain
+        side = target.side or ""
         steps = []
-        state = "tight" if target["action"] == "stretch" else "weak"
+        state = "tight" if target.action == "stretch" else "weak"
         state_key = belief_key(muscle_state_id(muscle, state), side)
-        root = kb.roots[target["root"]]
+        root = kb.roots[target.root]
         steps.append({
             "from": muscle, "to": root.id,
             "text": f"A {state} {in_sentence(label)} is part of {root.label} ({', '.join(root.tight) or '-'} tight; "
@@ -123,15 +123,16 @@ def why_target(report, muscle_term: str, vocab) -> dict:
                               "evidence": []})
         pain = chain[-1] if chain[-1] in kb.pain_sites else None
         away = None
-        if not target["painful"]:
+        if not target.painful:
             where = ", ".join(in_sentence(kb.label(s)) for s in kb.muscles[muscle].sites) or kb.muscles[muscle].region
             away = (f"The {in_sentence(label)} lies at the {where}; "
                     + (f"the pain is at the {in_sentence(kb.label(pain))}. " if pain else "")
                     + "Treating only where it hurts would leave the cause in place: the chain above would keep "
                       "loading the painful area, and the pain is likely to return or move.")
-        explanations.append({"action": target["action"], "side": target["side"], "root": root.id,
-                             "root_confidence": target["confidence"], "painful": target["painful"],
-                             "chain": chain, "steps": steps, "away_from_pain": away, "exercise": target["exercise"]})
+        explanations.append({"action": target.action, "side": target.side, "root": root.id,
+                             "root_confidence": target.confidence, "painful": target.painful,
+                             "chain": chain, "steps": steps, "away_from_pain": away,
+                             "exercise": target.exercise.model_dump() if target.exercise else None})
     return {"kind": "why_target", "muscle": muscle, "label": label, "is_target": True, "targets": explanations}
 
 
@@ -184,9 +185,9 @@ def _conclusion(report, key: tuple, verbose: bool) -> dict:
 
 def how(report, verbose: bool = False, roots: int = 3, conditions: int = 2) -> dict:
     """HOW the leading root causes and conditions were reached."""
-    keys = [belief_key(r["id"], r["side"] or "") for r in report.root_causes[:roots]]
-    keys += [belief_key(c["id"], c["side"] or "") for c in report.conditions[:conditions]]
-    return {"kind": "how", "triage": report.triage, "verbose": verbose,
+    keys = [belief_key(r.id, r.side or "") for r in report.root_causes[:roots]]
+    keys += [belief_key(c.id, c.side or "") for c in report.conditions[:conditions]]
+    return {"kind": "how", "triage": report.triage.model_dump(mode="json"), "verbose": verbose,
             "conclusions": [_conclusion(report, k, verbose) for k in keys]}
 
 
@@ -205,10 +206,10 @@ def why_not(report, root_term: str, vocab) -> dict:
     kb = report.kb
     root_id = _resolve(vocab, "root", root_term, "why_not")
     root = kb.roots[root_id]
-    ranked = [r for r in report.root_causes if r["id"] == root_id]
+    ranked = [r for r in report.root_causes if r.id == root_id]
     entry = ranked[0] if ranked else None
     if entry:
-        key = belief_key(root_id, entry["side"] or "")
+        key = belief_key(root_id, entry.side or "")
     else:  # not reported: the instance the evidence speaks to most (a one-sided belief counts)
         candidates = [belief_key(root_id, s) for s in ("", "left", "right")]
         key = max(candidates, key=lambda k: (abs(report.reasoning.reported_cf(k)), -candidates.index(k)))
@@ -237,8 +238,8 @@ def why_not(report, root_term: str, vocab) -> dict:
         status = f"reached but below the report threshold (certainty {cf:.2f})"
     else:
         status = f"ranked #{position} with certainty {cf:.2f}"
-        if top and top["id"] != root_id:
-            status += f"; the leading root is {top['label']} ({top['confidence']:.2f})"
+        if top and top.id != root_id:
+            status += f"; the leading root is {top.label} ({top.confidence:.2f})"
     return {"kind": "why_not", "root": root_id, "label": root.label, "confidence": round(cf, 3), "status": status,
             "against": against, "supporting": supporting,
             "missing_findings": missing_signs, "untested_muscles": [kb.label(m) for m in untested],

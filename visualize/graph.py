@@ -92,7 +92,7 @@ def explanation_graph(report) -> nx.DiGraph:
     reasoning = report.reasoning
     graph = nx.DiGraph(kb_version=kb.version_string, case=report.case.name)
     pain = {(e.id, e.side) for e in report.case.of_kind("pain")}
-    target_view = {(t["muscle"], t["action"], t["side"] or ""): t for t in report.targets}
+    target_view = {(t.muscle, t.action, t.side or ""): t for t in report.targets}
 
     def add_fact(key: tuple) -> str:
         key = reasoning.reported_key(key)  # a node without a side is one node, whatever side its evidence had
@@ -120,8 +120,8 @@ def explanation_graph(report) -> nx.DiGraph:
                            region=kb.muscles[muscle].region, root=root,
                            confidence=reasoning.reported_cf(belief_key(root, side)),
                            selected=view is not None,
-                           roots=tuple([view["root"], *view["also_roots"]]) if view else (),
-                           painful=bool(view and view["painful"]) or any(
+                           roots=tuple([view.root, *view.also_roots]) if view else (),
+                           painful=bool(view and view.painful) or any(
                                s in kb.muscles[muscle].sites and (not side or not ps or ps == side) for s, ps in pain))
         return nid
 
@@ -154,10 +154,10 @@ def focus(graph: nx.DiGraph, report, roots: int = 3) -> nx.DiGraph:
     root beliefs and the selected targets, plus the paths from pain to the reported conditions.
     """
     keep_ids: set[str] = set()
-    top = [belief_key(r["id"], r["side"] or "") for r in report.root_causes[:roots]]
+    top = [belief_key(r.id, r.side or "") for r in report.root_causes[:roots]]
     wanted = [node_id(k) for k in top]
     wanted += [n for n, d in graph.nodes(data=True) if d.get("kind") == "target" and d.get("selected")]
-    wanted += [node_id(belief_key(c["id"], c["side"] or "")) for c in report.conditions[:3]]
+    wanted += [node_id(belief_key(c.id, c.side or "")) for c in report.conditions[:3]]
     wanted += [n for n, d in graph.nodes(data=True) if d.get("role") == "alarm"]
     live = nx.DiGraph()
     live.add_nodes_from(graph.nodes(data=True))

@@ -98,7 +98,7 @@ def library(case) -> tuple[str, list[tuple[str, str]]]:
         report = consult(case)
     except CaseError as exc:
         return "refused", sorted((p.where, p.message) for p in exc.problems)
-    return OK, [("triage", report.triage["level"]), ("targets", str(len(report.targets)))]
+    return OK, [("triage", report.triage.level), ("targets", str(len(report.targets)))]
 
 
 @pytest.fixture(scope="module")

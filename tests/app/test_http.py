@@ -60,7 +60,7 @@ def test_openapi_documents_every_field_with_examples(client):
     paths = spec["paths"]
     assert {"/v1/consult", "/v1/triage", "/v1/explain", "/v1/kb", "/v1/kb/vocabulary", "/healthz"} <= set(paths)
     schemas = spec["components"]["schemas"]
-    assert schemas["Case"].get("examples") and schemas["ReportModel"]["properties"]["targets"]["description"]
+    assert schemas["Case"].get("examples") and schemas["ReportData"]["properties"]["targets"]["description"]
     assert "examples" in schemas["PainItem"]["properties"]["site"]
 
 

@@ -162,7 +162,7 @@ def test_every_derived_fact_has_a_justification_path_to_input_evidence(case):
             stack.extend(p.premise for p in parents)
         assert reached_evidence
     for target in report.targets:
-        assert target["root"] in {r["id"] for r in report.root_causes}
+        assert target.root in {r.id for r in report.root_causes}
 
 
 @settings(max_examples=40, deadline=None)

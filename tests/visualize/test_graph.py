@@ -31,8 +31,8 @@ def test_every_target_has_a_path_to_a_reported_pain_site(report):
     graph = focus(explanation_graph(report), report)
     pains = [n for n, d in graph.nodes(data=True) if d.get("role") == "pain"]
     for target in report.targets:
-        nid = node_id(("Target", target["muscle"], target["action"], target["side"] or "", target["root"]))
-        assert any(nx.has_path(graph, p, nid) for p in pains), target["muscle"]
+        nid = node_id(("Target", target.muscle, target.action, target.side or "", target.root))
+        assert any(nx.has_path(graph, p, nid) for p in pains), target.muscle
 
 
 def test_focus_is_smaller_and_keeps_all_evidence(report):

@@ -1,0 +1,206 @@
+"""The report as one typed record (pydantic): what the engine builds, the explanations and graphs
+read, the HTTP layer serialises, and the JSON Schema (``compensa schema report``) is made from.
+
+Every model forbids unknown fields, so a field added by the engine without being described here
+fails the tests instead of reaching users undocumented.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AskItem", "Disagreement", "DisagreeingTest", "EngineInfo", "Evidence", "Exercise", "NextAssessment", "Ranked",
+    "ReportData", "ReportWarning", "RootCause", "Target", "TargetConflict", "Triage", "Withheld",
+]
+
+Side = Optional[Literal["left", "right"]]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class AskItem(_Record):
+    """A red-flag question worth asking for this pain, not yet asked."""
+
+    id: str
+    label: str
+    question: str
+    level: str
+
+
+class Triage(_Record):
+    """Red-flag triage: the first thing a report says."""
+
+    level: Literal["emergency", "urgent", "routine", "self_care"] = Field(examples=["routine"])
+    red_flags: list[str] = Field(description="Red flags present or answered unsure, most severe first.")
+    unsure: list[str] = Field(default_factory=list, description="Red flags answered 'unsure' (treated as present).")
+    review: list[str] = Field(default_factory=list, description="Review signs raised (they keep the plan).")
+    advice: str
+    screened: Literal["none", "partial", "complete"] = Field(
+        description="Whether the pain sites' screening questions were asked; none or partial is never clear.")
+    not_screened: list[str] = Field(default_factory=list, description="Red flags worth asking for this pain, not asked.")
+    ask: list[AskItem] = Field(default_factory=list, description="The not-asked red flags with their questions.")
+    general_screening: bool = Field(False, description="The list is the general one (no pain site had its own).")
+    medical_review: list[str] = Field(default_factory=list,
+                                      description="Likely conditions that need a medical diagnosis (disc, stenosis, ...).")
+
+
+class Evidence(_Record):
+    """One piece of case evidence and its signed influence on a conclusion."""
+
+    kind: str = Field(examples=["test"])
+    id: str = Field(examples=["ober_test"])
+    value: str = Field(examples=["positive"])
+    side: Side = None
+    label: str
+    weight: float = Field(description="Signed influence along the strongest path (negative: against).")
+
+
+class RootCause(_Record):
+    """A ranked root imbalance with the evidence for and against it."""
+
+    id: str = Field(examples=["lateral_hip_weakness"])
+    label: str
+    side: Side = None
+    confidence: float = Field(ge=-1, le=1, description="Certainty factor (MYCIN-style heuristic, not a probability).")
+    status: Literal["confirmed", "probable", "possible"]
+    physically_confirmed: bool
+    tight: list[str]
+    weak: list[str]
+    supporting: list[Evidence]
+    conflicting: list[Evidence]
+    unconfirmed: list[str] = Field(description="Tests that would confirm it, when no test does yet.")
+
+
+class Ranked(_Record):
+    """A ranked dysfunction or condition."""
+
+    id: str
+    label: str
+    side: Side = None
+    confidence: float
+    icd10: Optional[str] = None
+    medical: Optional[bool] = Field(None, description="Conditions: needs a medical diagnosis.")
+
+
+class Exercise(_Record):
+    id: str
+    label: str
+    how: str
+    dose: str
+
+
+class Withheld(_Record):
+    """An exercise withheld because a condition it must not be given with is likely."""
+
+    id: str
+    label: str
+    because: list[str] = Field(description="The likely conditions it must not be given with.")
+
+
+class DisagreeingTest(_Record):
+    test: str
+    side: Side = None
+    result: str
+    weight: float
+
+
+class Disagreement(_Record):
+    """Tests that argued against a target's muscle state (the target is then tentative)."""
+
+    test: str
+    label: str
+    side: Side = None
+    result: str
+    weight: float
+    tests: list[DisagreeingTest]
+    text: str
+
+
+class TargetConflict(_Record):
+    """Another likely pattern asks the opposite action for this muscle."""
+
+    root: str
+    action: str
+    note: str
+
+
+class Target(_Record):
+    """A muscle to stretch or strengthen, with the chain to the pain it explains."""
+
+    muscle: str = Field(examples=["gluteus_medius"])
+    label: str
+    action: Literal["stretch", "strengthen"]
+    region: str
+    side: Side = None
+    painful: bool = Field(description="Whether it lies where the person hurts (false: treat away from the pain).")
+    because: str
+    chain: list[str] = Field(description="Ids from the target muscle to the pain site it explains.")
+    root: str
+    confidence: float
+    muscle_state_confirmed: bool
+    exercise: Optional[Exercise] = None
+    caution: Optional[str] = Field(None, description="A caution with the exercise, or why it is withheld.")
+    withheld: Optional[Withheld] = None
+    also_roots: list[str]
+    conflict: Optional[TargetConflict] = None
+    tentative: bool = Field(False, description="No test confirms the pattern or this muscle yet, or a test "
+                                               "disagrees: check before loading.")
+    disagreement: Optional[Disagreement] = None
+
+
+class NextAssessment(_Record):
+    id: str
+    label: str
+    kind: Literal["finding", "test"]
+    side: Side = None
+    why: str
+    how: str
+    for_: str = Field(alias="for", description="The hypothesis it would confirm or refute.")
+
+
+class ReportWarning(_Record):
+    """One caveat of the report (see :mod:`compensa.engine.caveats`)."""
+
+    code: Literal["not_screened", "sides_disagree", "test_disagrees", "visual_only", "tests_only"]
+    message: str
+    where: str = Field(description="Where in the report it applies, e.g. targets[2] or triage.screened.")
+    screened: Optional[str] = None
+    questions: Optional[list[AskItem]] = None
+    general: Optional[bool] = None
+    pain_sides: Optional[list[str]] = None
+    tested_sides: Optional[list[str]] = None
+    target_sides: Optional[list[str]] = None
+    muscle: Optional[str] = None
+    root: Optional[str] = None
+    tests: Optional[list[DisagreeingTest]] = None
+
+
+class EngineInfo(_Record):
+    rules_fired: int
+    halted: bool
+    supports: int
+
+
+class ReportData(_Record):
+    """The consultation report (DESIGN.md contract plus extras)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, title="Report")
+
+    kb_version: str = Field(examples=["compensa 0.1.0+0bcbc9dc0fb2"])
+    disclaimer: str
+    triage: Triage
+    plan_withheld: bool = Field(description="True when a present or unsure red flag stops the exercise plan.")
+    root_causes: list[RootCause]
+    dysfunctions: list[Ranked]
+    conditions: list[Ranked]
+    targets: list[Target] = Field(description="Empty whenever a red flag is present or unsure.")
+    next_assessments: list[NextAssessment]
+    warnings: list[ReportWarning] = Field(description="Every caveat of the report, most important first.")
+    review_advice: Optional[str] = None
+    case: dict = Field(description="The case as understood (canonical ids, explicit sides and results).")
+    engine: EngineInfo
