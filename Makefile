@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 OUT ?= out
 
-.PHONY: install install-test demo test lint bench bench-http serve clean
+.PHONY: install install-test demo test check lint bench bench-http serve clean
 
 install:
 	@bash scripts/ensure-tools.sh
@@ -17,6 +17,14 @@ demo: install
 test: install-test
 	@$(PY) -m pytest -q
 
+# Static checks on the code as it is installed (compensa.kb, compensa.engine, ...): ruff, mypy and the
+# import-linter layer contracts (facts/kb <- engine <- visualize <- app; experta in one module).
+check: install
+	@bash scripts/tools-tree.sh
+	@$(PY) -m ruff check .
+	@cd .tools/src && ../../$(PY) -m mypy --config-file ../../pyproject.toml -p compensa
+	@cd .tools/src && PYTHONPATH=$$PWD ../../.venv/bin/lint-imports ../../pyproject.toml --no-cache --no-logo
+
 lint: install
 	@$(PY) -m compensa kb lint
 
@@ -30,4 +38,4 @@ serve: install
 	@$(PY) -m compensa serve
 
 clean:
-	rm -rf $(OUT) .pytest_cache .hypothesis
+	rm -rf $(OUT) .pytest_cache .hypothesis .tools

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from compensa.errors import CompensaError
 
@@ -36,7 +36,7 @@ def case_hash(case: dict) -> str:
 def audit_record(report: dict, request_id: str, endpoint: str) -> dict:
     """The audit line of one report (ids, levels and a hash only)."""
     return {
-        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "request_id": request_id,
         "endpoint": endpoint,
         "kb_version": report.get("kb_version"),

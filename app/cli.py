@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,7 +58,7 @@ def _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, histo
     if case_file is None and not flags:
         raise UsageError("give a CASE file (YAML or JSON) or flags such as --pain lateral_knee:right")
     data = read_case_file(case_file) if case_file else {}
-    if case_file and not isinstance(data, dict):
+    if not isinstance(data, dict):
         from compensa.errors import CaseError, Problem
 
         raise CaseError(Problem("a case file must hold a mapping (pain:, findings:, tests:, ...)", str(case_file)))
@@ -183,6 +184,7 @@ def kb_lint(ctx):
         click.echo(f"{len(problems)} problem(s) found", err=True)
         raise SystemExit(2)
     read = read_kb(ctx.obj["kb"])
+    assert read.kb is not None  # no problems: the KB was built
     counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in read.kb.counts().items())
     click.echo(f"{read.kb.version_string}: clean ({counts})")
 
@@ -223,7 +225,8 @@ def kb_show(ctx, entry_id, fmt):
 
     knowledge = load_kb(ctx.obj["kb"])
     if not entry_id:
-        data = {"kb_version": knowledge.version_string, "counts": knowledge.counts(), "path": knowledge.path}
+        data: dict[str, Any] = {"kb_version": knowledge.version_string, "counts": knowledge.counts(),
+                                "path": knowledge.path}
         if fmt == "json":
             _emit(json.dumps(data, indent=2))
         else:
@@ -342,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+    except Exception as exc:
         if os.environ.get("COMPENSA_DEBUG"):
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc} (set COMPENSA_DEBUG=1 for details)", err=True)

@@ -18,7 +18,7 @@ import math
 import os
 import traceback
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -251,7 +251,7 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
 
     @app.get("/v1/kb/vocabulary", summary="Every id with its label and aliases (plus how-to for assessments)")
     def vocabulary():
-        data = consultant.vocabulary.to_dict()
+        data: dict[str, Any] = consultant.vocabulary.to_dict()
         for kind in ("finding", "test"):
             for entry in data[kind]:
                 a = kb.assessments[entry["id"]]

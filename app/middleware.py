@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 
 __all__ = ["BodyLimit", "RequestId", "SecurityHeaders", "content_security_policy"]
 
@@ -28,7 +29,7 @@ def _header(scope, name: bytes) -> bytes | None:
     return None
 
 
-async def answer_json(send, status: int, detail: object, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def answer_json(send, status: int, detail: object, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """Send a small JSON response straight from ASGI middleware."""
     body = json.dumps({"detail": detail}).encode()
     await send({"type": "http.response.start", "status": status,
@@ -88,7 +89,7 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 headers += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                if ctype.startswith(b"text/html") or ctype.startswith(b"image/svg"):
+                if ctype.startswith((b"text/html", b"image/svg")):
                     headers.append((b"content-security-policy", self.csp))
                 message = {**message, "headers": headers}
             await send(message)

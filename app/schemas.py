@@ -9,7 +9,7 @@ KB info and error bodies.
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -29,7 +29,7 @@ class ExplainOptions(BaseModel):
     full: bool = Field(False, description="Graph formats: draw everything reached, not the focused view.")
 
     @model_validator(mode="after")
-    def _one_question(self) -> "ExplainOptions":
+    def _one_question(self) -> ExplainOptions:
         if self.target and self.why_not:
             raise PydanticCustomError("one_question", "give target or why_not, not both")
         return self

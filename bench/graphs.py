@@ -45,14 +45,14 @@ def main() -> int:
     for name, case in (("typical", TYPICAL[0]), ("large", LARGE)):
         report = consult(case)
         for view in ("focused", "full"):
-            def build():
+            def build(report=report, view=view):
                 graph = explanation_graph(report)
                 return focus(graph, report) if view == "focused" else graph
             graph, graph_ms = timed(build)
-            source, dot_ms = timed(lambda: to_dot(graph, "bench", report.kb.regions))
+            source, dot_ms = timed(lambda graph=graph, report=report: to_dot(graph, "bench", report.kb.regions))
             svg_ms = float("nan")
             if dot_available():
-                _, svg_ms = timed(lambda: graphviz.Source(source).pipe(format="svg"), n=3)
+                _, svg_ms = timed(lambda source=source: graphviz.Source(source).pipe(format="svg"), n=3)
             facts = sum(1 for _, d in graph.nodes(data=True) if d.get("kind") != "firing")
             print(f"{name:<9}{view:<8}{graph.number_of_nodes():>6}{graph.number_of_edges():>6}{facts:>6}  "
                   f"{graph_ms:>9.1f}{dot_ms:>8.1f}{svg_ms:>8.0f}")

@@ -70,6 +70,7 @@ class Case:
         for section, kind in SECTIONS.items():
             items = []
             for e in self.of_kind(kind):
+                item: dict[str, object]
                 if kind == "pain":
                     item = {"site": e.id}
                 elif kind == "test":
@@ -123,7 +124,7 @@ class _Resolver:
         if isinstance(item, str):  # a plain name (shorthand with colons is expanded by the schema)
             term, side, value = item, None, "present"
         else:
-            term = getattr(item, "site", None) or getattr(item, "id")
+            term = getattr(item, "site", None) or item.id
             side = getattr(item, "side", None)
             value = _value(kind, item)
         field = ITEM_FIELDS[section][0]
@@ -151,7 +152,7 @@ _SIDE_EXPANSION = {None: ("",), "left": ("left",), "right": ("right",), "both": 
 
 def _value(kind: str, item: object) -> str:
     if kind == "test":
-        return getattr(item, "result")
+        return item.result
     present = getattr(item, "present", True)
     if present == "unsure":
         return "unsure"

@@ -56,13 +56,13 @@ def _valid_text(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise PydanticCustomError("surrogates", "contains characters that are not valid text (unpaired surrogates)")
+        raise PydanticCustomError("surrogates", "contains characters that are not valid text (unpaired surrogates)") from None
     return text
 
 
 def _present(value: object) -> bool | str:
     if isinstance(value, bool) or value == "unsure":
-        return value  # type: ignore[return-value]
+        return value
     raise PydanticCustomError("present", "present must be true, false or 'unsure'")
 
 
@@ -124,16 +124,16 @@ def _branch(value: Any) -> str:
 
 def _items(model: type[BaseModel], shorthand: str) -> Any:
     colons = shorthand.split(" or ")[-1].count(":")
-    pattern = r"^[^:]*" + (r"(:[^:]*){0,%d}$" % colons if colons else "$")
+    pattern = r"^[^:]*" + (rf"(:[^:]*){{0,{colons}}}$" if colons else "$")
     named = Annotated[StrictStr, Field(max_length=MAX_TERM, pattern=pattern), Tag("name"),
                       Field(description=f"Shorthand: {shorthand}")]
-    return list[Annotated[Union[named, Annotated[model, Tag("mapping")]], Discriminator(_branch)]]
+    return list[Annotated[Union[named, Annotated[model, Tag("mapping")]], Discriminator(_branch)]]  # type: ignore[valid-type]
 
 
 _MODELS = {"pain": PainItem, "findings": FindingItem, "tests": TestItem, "red_flags": RedFlagItem,
            "history": HistoryItem, "diagnoses": DiagnosisItem}
 
-CASE_EXAMPLE = {
+CASE_EXAMPLE: dict[str, Any] = {
     "pain": [{"site": "lateral_knee", "side": "right"}],
     "findings": [{"id": "knee_valgus", "side": "right"}],
     "tests": [{"id": "ober_test", "result": "positive", "side": "right"},
@@ -225,7 +225,7 @@ def _where(loc: tuple) -> str:
     return out
 
 
-def _message(error: dict, loc: tuple, data: dict) -> tuple[str, tuple[str, ...]]:
+def _message(error: Any, loc: tuple, data: dict) -> tuple[str, tuple[str, ...]]:
     """Our wording (and suggestions) for one pydantic error at ``loc`` (tags removed)."""
     kind, value, field = error["type"], error.get("input"), str(loc[-1]) if loc else ""
     section = str(loc[0]) if loc else ""

@@ -99,7 +99,7 @@ class CompiledKB:
                 key = ftype.key(values)
                 engine.supports.append(Support(key, premise, spec.id, emit.via, emit.strength))
                 # experta would drop an equal fact anyway; skipping it saves building one
-                if emit.declared and key not in declared:
+                if emit.declared and key not in declared and cls is not None:
                     declared.add(key)
                     engine.declare(cls(**values))
             if spec.halts:

@@ -277,15 +277,19 @@ class _Planner:
         """Every muscle state a test confirmed (>= ``CONFIRMED_STATE``) not yet covered, via its likeliest root."""
         roots = rank(self.reasoning, "root")
         for state_key, _ in rank(self.reasoning, "muscle_state", CONFIRMED_STATE):
-            state, muscle = split_muscle_state(state_key[1])
+            parts = split_muscle_state(state_key[1])
+            if parts is None:
+                continue
+            state, muscle = parts
             side = state_key[2]
             tests = [ev for ev, w in self.reasoning.reported_influence(state_key).items() if ev[1] == "test" and w > 0]
             if (muscle, side) in self.chosen or not tests:
                 continue
             action = "stretch" if state == "tight" else "strengthen"
             found = self._likeliest_root(roots, muscle, action, side)
-            if found:
-                self.add(muscle, action, *found, f"the {in_sentence(self.kb.label(tests[0][2]))} found it {state}")
+            if found is not None:
+                root_key, cf = found
+                self.add(muscle, action, root_key, cf, f"the {in_sentence(self.kb.label(tests[0][2]))} found it {state}")
 
     def _likeliest_root(self, roots: list, muscle: str, action: str, side: str) -> tuple | None:
         """The most likely root (on this side or unsided) that plans ``action`` for ``muscle``: (key, cf)."""
@@ -351,7 +355,7 @@ def case_has_alarm(case: Case) -> bool:
     return any(e.value in ALARMING for e in case.of_kind("red_flag"))
 
 
-def _assessment_reach(kb: KnowledgeBase, assessment) -> dict[str, list]:
+def _assessment_reach(kb: KnowledgeBase, assessment) -> dict[str, float]:
     """For one assessment: each node's summed |effect| x impact over both results (KB-static; cached)."""
     cache = kb._index.setdefault("assessment_reach", {})
     if assessment.id not in cache:
@@ -399,7 +403,7 @@ def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit:
         return []
     done = {(e.id, e.side) for e in case.evidence if e.kind in ("finding", "test")}
     done_ids = {i for i, _ in done}
-    scored = []
+    scored: list[tuple] = []
     for assessment in kb.assessments.values():
         if assessment.id in done_ids and not assessment.sided:
             continue

@@ -43,7 +43,7 @@ class Report:
     @classmethod
     def build(cls, kb: KnowledgeBase, case: Case, reasoning: Reasoning, *, triage: dict, root_causes: list[dict],
               dysfunctions: list[dict], conditions: list[dict], targets: list[dict], next_assessments: list[dict],
-              warnings: list[dict]) -> "Report":
+              warnings: list[dict]) -> Report:
         """Check the engine's sections against the typed record and assemble the report."""
         from compensa.engine.plan import REVIEW_ADVICE
 

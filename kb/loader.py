@@ -51,12 +51,12 @@ def _display(path: Path) -> str:
     return rel if not rel.startswith("..") else str(path)
 
 
-def _read_document(read: KBRead, file: Path, digest) -> object:
+def _read_document(read: KBRead, file: Path, digest) -> dict | None:
     """The data of one KB file (None when it cannot be read or parsed; the problems are recorded)."""
     shown = _display(file)
     text, problem = read_bounded_text(file, MAX_KB_FILE_BYTES, name=shown, what="KB file")
-    if problem is not None:  # missing, not a regular file (FIFO, directory, device), too big, not UTF-8
-        read.problems.append(problem)
+    if problem is not None or text is None:  # missing, not a regular file (FIFO, directory, device), too big, not UTF-8
+        read.problems.append(problem or Problem("cannot read KB file", shown))
         return None
     digest.update(file.name.encode() + b"\0" + text.encode("utf-8") + b"\0")
     data, problems = read_yaml(text, shown)
@@ -103,7 +103,7 @@ def _read_files(read: KBRead) -> None:
             continue
         shown = _display(file)
         for section, body in data.items():
-            where = data.where(section) if isinstance(data, MarkedDict) else Location(shown, 1, 1)
+            where = (data.where(section) if isinstance(data, MarkedDict) else None) or Location(shown, 1, 1)
             _add_section(read, section, body, where)
     read.content_hash = digest.hexdigest()
     if read.meta is None:
@@ -213,8 +213,8 @@ def read_kb(path: str | os.PathLike | None = None) -> KBRead:
 @lru_cache(maxsize=8)
 def _load_cached(path: str) -> KnowledgeBase:
     read = read_kb(path)
-    if read.problems:
-        raise KBError(read.problems)
+    if read.problems or read.kb is None:
+        raise KBError(read.problems or [Problem("the knowledge base could not be built", path)])
     return read.kb
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from compensa.errors import closest
 from compensa.kb.model import KnowledgeBase
@@ -39,11 +40,12 @@ class Vocabulary:
         self._entries: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {k: [] for k in KINDS}
         findings = [a for a in kb.assessments.values() if a.kind == "finding"]
         tests = [a for a in kb.assessments.values() if a.kind == "test"]
-        for kind, records in (
+        sections: tuple[tuple[str, Iterable[Any]], ...] = (
             ("pain", kb.pain_sites.values()), ("finding", findings), ("test", tests),
             ("history", kb.history.values()), ("diagnosis", kb.conditions.values()),
             ("red_flag", kb.red_flags.values()), ("muscle", kb.muscles.values()), ("root", kb.roots.values()),
-        ):
+        )
+        for kind, records in sections:
             for record in sorted(records, key=lambda r: r.id):
                 aliases = tuple(record.aliases)
                 if kind == "finding" and record.id in kb.dysfunctions:

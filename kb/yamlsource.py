@@ -26,6 +26,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from yaml.composer import ComposerError
@@ -34,7 +35,7 @@ from yaml.events import (
     AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent, SequenceStartEvent,
     StreamEndEvent,
 )
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compensa.errors import CaseError, Problem
 
@@ -57,7 +58,10 @@ MAX_CASE_NODES = 20_000
 #: Most nodes in one KB file: the biggest bundled file has about 2,400.
 MAX_KB_NODES = 200_000
 
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    from yaml import SafeLoader as _BaseLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 _CHUNK = 1 << 20
 
@@ -246,7 +250,7 @@ class _Composer:
         return node
 
     def _claim(self, event) -> None:
-        first = self.anchors[event.anchor][0] if event.anchor in self.anchors else self.open_anchors.get(event.anchor)
+        first: Any = self.anchors[event.anchor][0] if event.anchor in self.anchors else self.open_anchors.get(event.anchor)
         if first is not None:
             raise ComposerError(None, None, f"found duplicate anchor &{event.anchor} (first at line "
                                 f"{first.start_mark.line + 1})", event.start_mark)
@@ -285,9 +289,10 @@ class _Composer:
 
     def _end(self, event):
         start, items, count_before, deepest_before = self.stack.pop()
+        node: Node
         if isinstance(start, MappingStartEvent):
             node = MappingNode(self._tag(MappingNode, start), list(zip(items[::2], items[1::2])),
-                               start.start_mark, event.end_mark, start.flow_style)
+                               start.start_mark, event.end_mark, start.flow_style)  # type: ignore[arg-type]
         else:
             node = SequenceNode(self._tag(SequenceNode, start), items, start.start_mark, event.end_mark,
                                 start.flow_style)
@@ -388,8 +393,8 @@ def _refuse_tag(loader, node):
 class _CaseLoader(_KBLoader):
     """YAML 1.2 core scalars only: true/false, null, ints and floats; everything else is a string."""
 
-    yaml_implicit_resolvers: dict = {}
-    yaml_constructors: dict = {}
+    yaml_implicit_resolvers = {}  # PyYAML: per-class registries
+    yaml_constructors = {}
 
 
 for _tag, _pattern, _first in (
@@ -400,11 +405,12 @@ for _tag, _pattern, _first in (
               r"|\.(?:nan|NaN|NAN))\Z", list("-+.0123456789")),
 ):
     _CaseLoader.add_implicit_resolver(_CORE + _tag, re.compile(_pattern), _first)
-for _tag, _construct in (("null", SafeConstructor.construct_yaml_null), ("bool", SafeConstructor.construct_yaml_bool),
+_CONSTRUCTORS: tuple[tuple[str | None, Any], ...] = (("null", SafeConstructor.construct_yaml_null), ("bool", SafeConstructor.construct_yaml_bool),
                          ("int", _construct_core_int), ("float", SafeConstructor.construct_yaml_float),
                          ("str", SafeConstructor.construct_yaml_str), ("map", _construct_mapping),
-                         ("seq", _construct_sequence), (None, _refuse_tag)):
-    _CaseLoader.add_constructor(_CORE + _tag if _tag else None, _construct)
+                         ("seq", _construct_sequence), (None, _refuse_tag))
+for _name, _construct in _CONSTRUCTORS:
+    _CaseLoader.add_constructor(_CORE + _name if _name else None, _construct)
 
 
 # --- the reader ------------------------------------------------------------------------------------
@@ -482,8 +488,8 @@ def load_case_file_data(path: str | os.PathLike) -> object:
     """
     name = str(path)
     text, problem = read_bounded_text(path, MAX_CASE_BYTES, name=name, what="case file")
-    if problem is not None:
-        raise CaseError(problem)
+    if problem is not None or text is None:
+        raise CaseError(problem or Problem("cannot read case file", name))
     if not text.strip():
         return {}
     data, problems = read_yaml(text, name, case=True)

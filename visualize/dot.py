@@ -113,7 +113,7 @@ def to_dot(graph: nx.DiGraph, title: str = "", regions: tuple[str, ...] = (), ed
         with dot.subgraph(name=f"cluster_{index}") as sub:
             sub.attr(label=_esc(cluster.replace("_", " ")), style="rounded,dashed", color="#adb5bd", fontcolor="#495057")
             for n, d in sorted(by_cluster[cluster]):
-                style = dict(_STYLE.get(d.get("role"), {"shape": "ellipse"}))
+                style = dict(_STYLE.get(d.get("role") or "", {"shape": "ellipse"}))
                 if d.get("kind") == "target" and not d.get("painful"):
                     style["peripheries"] = "2"
                 if d.get("kind") == "evidence" and d.get("value") in ("absent", "negative"):

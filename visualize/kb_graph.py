@@ -26,9 +26,9 @@ def _region(kb: KnowledgeBase, node: str) -> str:
 
 def kb_graph(kb: KnowledgeBase, root: str | None = None, region: str | None = None, muscles: bool = True) -> nx.DiGraph:
     """The KB's chain network; ``root`` keeps what that root reaches, ``region`` one body region (+ neighbours)."""
-    graph = nx.DiGraph(kb_version=kb.version_string)
+    graph: nx.DiGraph = nx.DiGraph(kb_version=kb.version_string)
 
-    def add(node: str, role: str) -> None:
+    def add(node: str, role: str | None) -> None:
         if node not in graph:
             graph.add_node(node, kind="kb", role=role, id=node, label=kb.label(node), side="", region=_region(kb, node))
 
