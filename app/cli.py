@@ -219,45 +219,12 @@ def kb_graph_command(ctx, output, root, region, no_muscles):
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def kb_show(ctx, entry_id, fmt):
-    """Show one KB entry with its links both ways (no ID: the KB summary)."""
+    """Show one KB entry with its links both ways (no ID: the KB summary), as YAML text or JSON."""
     from compensa.kb import load_kb
-    from compensa.kb.show import describe
+    from compensa.kb.show import show, to_yaml
 
-    knowledge = load_kb(ctx.obj["kb"])
-    if not entry_id:
-        data: dict[str, Any] = {"kb_version": knowledge.version_string, "counts": knowledge.counts(),
-                                "path": knowledge.path}
-        if fmt == "json":
-            _emit(json.dumps(data, indent=2))
-        else:
-            click.echo(data["kb_version"])
-            for key, value in data["counts"].items():
-                click.echo(f"  {key.replace('_', ' '):<14}{value:>5}")
-        return
-    entries = describe(knowledge, entry_id)
-    if fmt == "json":
-        _emit(json.dumps(entries if len(entries) > 1 else entries[0], indent=2, ensure_ascii=False))
-        return
-    for entry in entries:
-        click.echo(f"{entry['label']}  [{entry['entry_type']} {entry['id']}]  {entry['at']}")
-        for key, value in entry.items():
-            if key in ("label", "entry_type", "id", "at") or value in (None, "", [], {}):
-                continue
-            if isinstance(value, list) and value and isinstance(value[0], dict):
-                click.echo(f"  {key.replace('_', ' ')}:")
-                for item in value:
-                    head = item.get("id") or item.get("site") or item.get("target")
-                    rest = {k: v for k, v in item.items() if k not in ("id", "site", "target")}
-                    click.echo(f"    - {head}: " + "; ".join(f"{k} {v}" for k, v in rest.items()))
-            elif isinstance(value, dict):
-                click.echo(f"  {key.replace('_', ' ')}:")
-                for k, v in value.items():
-                    click.echo(f"    {k}: {v if not isinstance(v, (list, tuple)) else ', '.join(map(str, v)) or '-'}")
-            elif isinstance(value, (list, tuple)):
-                click.echo(f"  {key.replace('_', ' ')}: {', '.join(map(str, value))}")
-            else:
-                click.echo(f"  {key.replace('_', ' ')}: {value}")
-        click.echo("")
+    data = show(load_kb(ctx.obj["kb"]), entry_id)
+    _emit(json.dumps(data, indent=2, ensure_ascii=False) if fmt == "json" else to_yaml(data))
 
 
 @cli.command()
@@ -305,6 +272,24 @@ def serve(ctx, host, port, workers, engines, log_format, log_level, header_timeo
     status = server.run(host, port, workers, log_level, log_format=log_format, limits=limits)
     if status:
         raise SystemExit(status)
+
+
+@cli.command("eval")
+@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--plot", "plot", metavar="FILE.png", help="Also draw a reliability diagram of root confidence.")
+@click.option("--verbose", "-v", is_flag=True, help="Text: print the explanation of every failure.")
+@click.pass_context
+def eval_command(ctx, folder, fmt, plot, verbose):
+    """Score the KB on a case library (default: the bundled kb/cases); exit 1 below its thresholds."""
+    from compensa.app.evaluation import eval_text, plot_reliability, run_evaluation
+
+    scores = run_evaluation(ctx.obj["kb"], folder, show_progress=fmt == "text" and sys.stderr.isatty())
+    if plot:
+        plot_reliability(scores, plot)
+    _emit(json.dumps(scores.to_dict(), indent=2, ensure_ascii=False) if fmt == "json" else eval_text(scores, verbose))
+    if not scores.passed:
+        raise SystemExit(1)
 
 
 @cli.command()

@@ -67,11 +67,18 @@ class KBError(CompensaError):
 
 
 class CaseError(CompensaError):
-    """A consultation case is malformed or names unknown terms; problems carry field paths."""
+    """Bad input: a case that is malformed or names unknown terms, or an unknown id typed in a lookup.
+
+    Lookups are e.g. ``explain --target MUSCLE``, ``explain --why-not ROOT``, ``kb show ID`` and
+    ``kb graph --root``. Problems carry the field path (or the option) and the closest known ids.
+    """
 
 
 class UsageError(CompensaError):
-    """A command or request was used wrongly (bad option combination, unknown output format)."""
+    """A command or request was used wrongly (bad option combination, unknown output format).
+
+    An id that names nothing in the KB is not a usage error but bad input: :class:`CaseError`.
+    """
 
 
 class OutputError(CompensaError):

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-__all__ = ["THRESHOLD", "combine", "contribution", "propagates"]
+__all__ = ["THRESHOLD", "Combination", "combine", "combination", "contribution", "propagates"]
 
 #: A derived premise must be believed at least this much (or disbelieved this much) to propagate.
 THRESHOLD = 0.2
@@ -29,21 +30,43 @@ THRESHOLD = 0.2
 SIGN_KINDS = frozenset({"dysfunction", "muscle_state"})
 
 
+@dataclass(frozen=True, slots=True)
+class Combination:
+    """One EMYCIN combination, every intermediate kept so an explanation can show the arithmetic.
+
+    ``positive`` and ``negative`` are the contributions that went into MB and MD (magnitudes, each
+    capped at 1, in the order given); ``cf`` is the combined certainty factor.
+    """
+
+    positive: tuple[float, ...]
+    negative: tuple[float, ...]
+    mb: float
+    md: float
+    cf: float
+
+
+def combination(contributions: Iterable[float]) -> Combination:
+    """Combine contributions in [-1, 1]: MB, MD and the certainty factor (order-free).
+
+    ``MB = 1 - Π(1 - c)`` over positive contributions, ``MD = 1 - Π(1 - |c|)`` over negative
+    ones (each magnitude capped at 1), ``cf = (MB - MD) / (1 - min(MB, MD))`` clamped to [-1, 1];
+    total belief against total disbelief (MB = MD = 1) is 0.
+    """
+    values = tuple(contributions)
+    positive = tuple(min(c, 1.0) for c in values if c > 0)
+    negative = tuple(min(-c, 1.0) for c in values if c < 0)
+    mb = 1.0 - math.prod(1.0 - c for c in positive)
+    md = 1.0 - math.prod(1.0 - c for c in negative)
+    if mb >= 1.0 and md >= 1.0:
+        cf = 0.0
+    else:
+        cf = max(-1.0, min(1.0, (mb - md) / (1.0 - min(mb, md))))
+    return Combination(positive, negative, mb, md, cf)
+
+
 def combine(contributions: Iterable[float]) -> float:
     """Combine contributions in [-1, 1] into one certainty factor in [-1, 1] (order-free)."""
-    keep_for = 1.0
-    keep_against = 1.0
-    for c in contributions:
-        if c > 0:
-            keep_for *= 1.0 - min(c, 1.0)
-        elif c < 0:
-            keep_against *= 1.0 - min(-c, 1.0)
-    belief, disbelief = 1.0 - keep_for, 1.0 - keep_against
-    if belief >= 1.0 and disbelief >= 1.0:
-        return 0.0
-    denominator = 1.0 - min(belief, disbelief)
-    cf = (belief - disbelief) / denominator
-    return max(-1.0, min(1.0, cf))
+    return combination(contributions).cf
 
 
 def propagates(premise_cf: float, premise_kind: str | None) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from compensa.engine.certainty import combine, contribution
+from compensa.engine.certainty import Combination, combination, combine, contribution
 from compensa.engine.inference import Run, Support
 from compensa.kb.model import KnowledgeBase
 
@@ -126,7 +126,15 @@ class Reasoning:
         keys = self.merged_keys(key)
         if len(keys) == 1:
             return self.cf(keys[0])
-        return round(combine(p.value for k in keys for p in self.contributions(k)), 6)
+        return round(self.combination(key).cf, 6)
+
+    def combination(self, key: tuple) -> Combination:
+        """The certainty-factor combination behind :meth:`reported_cf` (MB, MD and what went in).
+
+        Its ``cf``, rounded to 6 places, is the reported certainty: explanations show this
+        arithmetic, not a recomputation of it.
+        """
+        return combination(p.value for k in self.merged_keys(key) for p in self.contributions(k))
 
     def shown(self, key: tuple) -> bool:
         """Whether this key is reported on its own (not merged into another)."""
@@ -181,7 +189,7 @@ class Reasoning:
 
         return {key: walk(key, frozenset()) for key in self.by_conclusion}
 
-    def best_path(self, key: tuple, accept=lambda premise: True) -> list[tuple]:  # noqa: C901
+    def best_path(self, key: tuple, accept=lambda premise: True) -> list[tuple]:
         """The strongest chain of live supports from an accepted evidence fact up to ``key``.
 
         Returns the keys from the evidence to ``key`` (inclusive), or ``[]`` when no accepted
@@ -214,10 +222,3 @@ class Reasoning:
             if path and score > best[0]:
                 best = (score, path[:-1] + [key])
         return best[1]
-
-    def via_between(self, premise: tuple, conclusion: tuple) -> Support | None:
-        """The support linking ``premise`` to ``conclusion``, if any."""
-        for s in self.by_conclusion.get(conclusion, ()):
-            if s.premise == premise:
-                return s
-        return None

@@ -10,11 +10,20 @@ conditions no root reaches.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 
 from compensa.errors import Problem, closest
+from compensa.kb.model import chain_graph
 from compensa.kb.schema import EVIDENCE_CAPS
 
 __all__ = ["check_references_and_graph", "lint_kb"]
+
+#: The result field each wrong one stands for (a finding uses present/absent, a test positive/negative).
+_RESULT_FIELD = {"on_present": "on_positive", "on_absent": "on_negative",
+                 "on_positive": "on_present", "on_negative": "on_absent"}
+
+#: At most this many cycles are enumerated (a tangle of links could otherwise have exponentially many).
+_MAX_CYCLES = 1000
 
 
 class _Checker:
@@ -96,21 +105,28 @@ class _Checker:
             self.refs(e, "tight", self.muscles, "muscle", label)
             self.refs(e, "weak", self.muscles, "muscle", label)
             self.strength(e, label, field="member_strength")
-            if e["kind"] == "muscular" and not (e["tight"] or e["weak"]):
-                self.problems.append(Problem(f"{label}: a muscular root needs at least one tight or weak muscle",
-                                             self.where(e, "id")))
-            if e["kind"] == "structural" and (e["tight"] or e["weak"]):
-                self.problems.append(Problem(f"{label}: a structural root lists no muscles", self.where(e, "kind")))
-            both = set(e["tight"]) & set(e["weak"])
-            for muscle in sorted(both):
-                self.problems.append(Problem(f"{label}: muscle {muscle!r} is listed as both tight and weak",
-                                             self.where(e, "weak")))
-            for field, action in (("tight", "stretch"), ("weak", "strengthen")):
-                for muscle in e[field]:
-                    if muscle in self.muscles and (muscle, action) not in have:
-                        self.problems.append(Problem(
-                            f"{label}: asks to {action} {muscle!r} but interventions.yaml has no {action} for it",
-                            self.where(e, field), muscle))
+            self._root_members(e, label)
+            self._root_exercises(e, label, have)
+
+    def _root_members(self, e: dict, label: str) -> None:
+        """A muscular root lists muscles, a structural one none, and no muscle is both tight and weak."""
+        if e["kind"] == "muscular" and not (e["tight"] or e["weak"]):
+            self.problems.append(Problem(f"{label}: a muscular root needs at least one tight or weak muscle",
+                                         self.where(e, "id")))
+        if e["kind"] == "structural" and (e["tight"] or e["weak"]):
+            self.problems.append(Problem(f"{label}: a structural root lists no muscles", self.where(e, "kind")))
+        for muscle in sorted(set(e["tight"]) & set(e["weak"])):
+            self.problems.append(Problem(f"{label}: muscle {muscle!r} is listed as both tight and weak",
+                                         self.where(e, "weak")))
+
+    def _root_exercises(self, e: dict, label: str, have: set[tuple[str, str]]) -> None:
+        """Every muscle a root names has the exercise it asks for (stretch tight, strengthen weak)."""
+        for field, action in (("tight", "stretch"), ("weak", "strengthen")):
+            for muscle in e[field]:
+                if muscle in self.muscles and (muscle, action) not in have:
+                    self.problems.append(Problem(
+                        f"{label}: asks to {action} {muscle!r} but interventions.yaml has no {action} for it",
+                        self.where(e, field), muscle))
 
     def check_conditions(self) -> None:
         for e in self.s["conditions"]:
@@ -148,21 +164,27 @@ class _Checker:
             for e in self.s[section]:
                 label = self._label(section, e)
                 if section == "assessments":
-                    wrong = ("on_present", "on_absent") if e["kind"] == "test" else ("on_positive", "on_negative")
-                    for field in wrong:
-                        if e[field]:
-                            right = {"on_present": "on_positive", "on_absent": "on_negative",
-                                     "on_positive": "on_present", "on_negative": "on_absent"}[field]
-                            self.problems.append(Problem(
-                                f"{label}: a {e['kind']} uses {right!r}, not {field!r}", self.where(e, field)))
+                    self._result_words(e, label)
                 for field in fields:
                     for effect in e.get(field) or ():
                         self._effect(effect, f"{label} {field}", nodes)
-                yes = "on_present" if section == "history" or e["kind"] == "finding" else "on_positive"
-                if not any(x["strength"] > 0 for x in e.get(yes) or ()):
-                    self.problems.append(Problem(
-                        f"{label}: {yes.removeprefix('on_')} result supports nothing (give {yes} a positive effect)",
-                        self.where(e, "id")))
+                self._supports_something(section, e, label)
+
+    def _result_words(self, e: dict, label: str) -> None:
+        """A finding's results are present/absent, a test's positive/negative."""
+        wrong = ("on_present", "on_absent") if e["kind"] == "test" else ("on_positive", "on_negative")
+        for field in wrong:
+            if e[field]:
+                self.problems.append(Problem(
+                    f"{label}: a {e['kind']} uses {_RESULT_FIELD[field]!r}, not {field!r}", self.where(e, field)))
+
+    def _supports_something(self, section: str, e: dict, label: str) -> None:
+        """The positive (or present) result must support at least one node."""
+        yes = "on_present" if section == "history" or e["kind"] == "finding" else "on_positive"
+        if not any(x["strength"] > 0 for x in e.get(yes) or ()):
+            self.problems.append(Problem(
+                f"{label}: {yes.removeprefix('on_')} result supports nothing (give {yes} a positive effect)",
+                self.where(e, "id")))
 
     def _effect(self, effect: dict, label: str, nodes: set[str]) -> None:
         has_node, has_muscle = bool(effect.get("node")), bool(effect.get("muscle"))
@@ -182,45 +204,41 @@ class _Checker:
         self.strength(effect, label, negative=True)
 
     def check_graph(self) -> None:
-        links = [e for e in self.s["links"]]
-        graph: dict[str, list[dict]] = {}
-        for e in links:
-            graph.setdefault(e["from"], []).append(e)
-        # cycles: depth-first search, report the link that closes each cycle
-        state: dict[str, int] = {}
+        nodes = sorted(self.roots | self.dysfunctions | self.conditions)
+        graph = chain_graph(nodes, ((e["from"], e["to"], {"entry": e}) for e in self.s["links"]))
+        self._cycles(graph)
+        self._reach(graph)
 
-        def visit(node: str, path: list[str]) -> None:
-            state[node] = 1
-            for e in graph.get(node, ()):
-                nxt = e["to"]
-                if state.get(nxt) == 1:
-                    cycle = path[path.index(nxt):] + [node, nxt] if nxt in path else [node, nxt]
-                    self.problems.append(Problem(
-                        f"link {e['from']} -> {e['to']} closes a cycle ({' -> '.join(dict.fromkeys(cycle))} -> {nxt}); "
-                        f"links go from cause to effect only", str(e["at"])))
-                elif state.get(nxt) is None:
-                    visit(nxt, path + [node])
-            state[node] = 2
+    def _cycles(self, graph) -> None:
+        """Report each link that closes a cycle, once, with the shortest cycle it closes.
 
-        for node in sorted(graph):
-            if state.get(node) is None:
-                visit(node, [])
+        A cycle is read from the node nearest a root (fewest links; ties by id), so the link that
+        closes it is the one pointing back toward the cause.
+        """
+        import networkx as nx  # on first use, like chain_graph: importing compensa.kb stays light
+
+        roots = [r for r in sorted(self.roots) if r in graph]
+        depth = nx.multi_source_dijkstra_path_length(graph, roots) if roots else {}
+        closing: dict[tuple[str, str], list[str]] = {}
+        for cycle in islice(nx.simple_cycles(graph), _MAX_CYCLES):
+            start = min(range(len(cycle)), key=lambda i: (depth.get(cycle[i], float("inf")), cycle[i]))
+            cycle = cycle[start:] + cycle[:start]
+            edge = (cycle[-1], cycle[0])
+            if edge not in closing or (len(cycle), cycle) < (len(closing[edge]), closing[edge]):
+                closing[edge] = cycle
+        for (cause, effect), cycle in sorted(closing.items()):
+            self.problems.append(Problem(
+                f"link {cause} -> {effect} closes a cycle ({' -> '.join(cycle)} -> {effect}); "
+                f"links go from cause to effect only", str(graph.edges[cause, effect]["entry"]["at"])))
+
+    def _reach(self, graph) -> None:
+        """Every root reaches a condition with pain sites; every condition is reached from a root."""
+        import networkx as nx
+
         sited = {e["id"] for e in self.s["conditions"] if e["sites"]}
-        reach_memo: dict[str, set[str]] = {}
-
-        def reach(node: str, seen: frozenset = frozenset()) -> set[str]:
-            if node in reach_memo:
-                return reach_memo[node]
-            out = {node}
-            for e in graph.get(node, ()):
-                if e["to"] not in seen:
-                    out |= reach(e["to"], seen | {node})
-            reach_memo[node] = out
-            return out
-
         reached: set[str] = set()
         for e in self.s["roots"]:
-            nodes = reach(e["id"])
+            nodes = {e["id"]} | nx.descendants(graph, e["id"])
             reached |= nodes
             if not nodes & sited:
                 self.problems.append(Problem(

@@ -8,9 +8,9 @@ read from, so messages and explanations can point at the file and line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import MappingProxyType
 
 from compensa.kb.yamlsource import Location
@@ -30,6 +30,7 @@ __all__ = [
     "Root",
     "SiteLink",
     "Source",
+    "chain_graph",
     "in_sentence",
     "muscle_state_id",
     "split_muscle_state",
@@ -233,6 +234,45 @@ def _frozen(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
 
 
+def chain_graph(nodes: Iterable[str], links: Iterable[tuple[str, str, dict]]):
+    """The chain network as a frozen :class:`networkx.DiGraph`: ``nodes`` plus one edge per link.
+
+    ``links`` are ``(cause, effect, data)``; ``data`` becomes the edge's attributes. The one builder
+    behind :attr:`KnowledgeBase.graph` and the lint's graph checks (which run on the raw entries,
+    before a model exists).
+    """
+    import networkx as nx  # on first use: importing compensa.kb stays light (networkx takes ~0.7 s)
+
+    graph: nx.DiGraph = nx.DiGraph()
+    graph.add_nodes_from(nodes)
+    for cause, effect, data in links:
+        graph.add_edge(cause, effect, **data)
+    return nx.freeze(graph)
+
+
+def _grouped(pairs: Iterable[tuple[object, object]]) -> dict:
+    """``{key: (value, ...)}`` from ``(key, value)`` pairs, values in the order given."""
+    out: dict = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _first(pairs: Iterable[tuple[object, object]]) -> dict:
+    """``{key: value}`` keeping the first value given for each key."""
+    out: dict = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+def _members(roots: Iterable[Root]) -> Iterable[tuple[str, Root]]:
+    for root in roots:
+        for state, muscles in (("tight", root.tight), ("weak", root.weak)):
+            for muscle in muscles:
+                yield muscle_state_id(muscle, state), root
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     """The whole knowledge base, indexed by id. Build it with :func:`compensa.kb.load_kb`."""
@@ -259,28 +299,14 @@ class KnowledgeBase:
         for name in ("sources", "muscles", "interventions", "pain_sites", "roots", "dysfunctions",
                      "conditions", "assessments", "history", "red_flags"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
-        causes: dict[str, list[Link]] = {}
-        effects: dict[str, list[Link]] = {}
-        for link in self.links:
-            causes.setdefault(link.effect, []).append(link)
-            effects.setdefault(link.cause, []).append(link)
-        self._index["causes"] = {k: tuple(v) for k, v in causes.items()}
-        self._index["effects"] = {k: tuple(v) for k, v in effects.items()}
-        by_site: dict[str, list[tuple[Condition, SiteLink]]] = {}
-        for condition in self.conditions.values():
-            for site in condition.sites:
-                by_site.setdefault(site.site, []).append((condition, site))
-        self._index["conditions_at"] = {k: tuple(v) for k, v in by_site.items()}
-        member_of: dict[str, list[Root]] = {}
-        for root in self.roots.values():
-            for state, muscles in (("tight", root.tight), ("weak", root.weak)):
-                for muscle in muscles:
-                    member_of.setdefault(muscle_state_id(muscle, state), []).append(root)
-        self._index["member_of"] = {k: tuple(v) for k, v in member_of.items()}
-        exercises: dict[tuple[str, str], Intervention] = {}
-        for item in self.interventions.values():
-            exercises.setdefault((item.muscle, item.action), item)
-        self._index["exercise"] = exercises
+        index = self._index
+        index["causes"] = _grouped((link.effect, link) for link in self.links)
+        index["effects"] = _grouped((link.cause, link) for link in self.links)
+        index["link"] = _first(((link.cause, link.effect), link) for link in self.links)
+        index["conditions_at"] = _grouped((site.site, (condition, site)) for condition in self.conditions.values()
+                                          for site in condition.sites)
+        index["member_of"] = _grouped(_members(self.roots.values()))
+        index["exercise"] = _first(((item.muscle, item.action), item) for item in self.interventions.values())
 
     @property
     def version_string(self) -> str:
@@ -294,6 +320,21 @@ class KnowledgeBase:
     def effects_of(self, node_id: str) -> tuple[Link, ...]:
         """Links whose cause is ``node_id`` (what it leads to)."""
         return self._index["effects"].get(node_id, ())
+
+    def link(self, cause: str, effect: str) -> Link | None:
+        """The chain link from ``cause`` to ``effect``, or ``None`` when the KB has none."""
+        return self._index["link"].get((cause, effect))
+
+    @cached_property
+    def graph(self):
+        """The chain network as a frozen :class:`networkx.DiGraph`, built once.
+
+        Nodes are every root, dysfunction and condition; edges are the chain links (cause ->
+        effect), each with its :class:`Link` as the ``link`` attribute. Use networkx on it
+        (``nx.descendants``, ``nx.has_path``, ...) rather than walking :meth:`effects_of`.
+        """
+        return chain_graph([*self.roots, *self.dysfunctions, *self.conditions],
+                           ((link.cause, link.effect, {"link": link}) for link in self.links))
 
     def conditions_at(self, site_id: str) -> tuple[tuple[Condition, SiteLink], ...]:
         """Conditions that hurt at ``site_id``, with the site link."""
@@ -344,6 +385,18 @@ class KnowledgeBase:
         if record is None:
             record = self.assessments.get(node_id) or self.history.get(node_id) or self.red_flags.get(node_id)
         return getattr(record, "label", node_id)
+
+    def region(self, node_id: str) -> str:
+        """The body region of a chain node or assessment id ("" when it has none).
+
+        A muscle state is in its muscle's region; a condition, which has no region of its own, is
+        in the region of the pain site it points to most strongly.
+        """
+        if node_id in self.conditions:
+            sites = sorted(self.conditions[node_id].sites, key=lambda s: -s.strength)
+            return self.pain_sites[sites[0].site].region if sites else ""
+        record = self.node(node_id) or self.assessments.get(node_id)
+        return getattr(record, "region", "") or ""
 
     def is_sided(self, node_id: str) -> bool:
         """Whether a node can be one-sided (muscle states and pain sites always can)."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import textwrap
 
+import networkx as nx
+
 from compensa.engine.certainty import THRESHOLD
 from compensa.engine.plan import confirming_assessments, root_signs
 from compensa.engine.reasoning import belief_key
@@ -68,114 +70,166 @@ def _confirming_tests(report, targets: set[str]) -> list[str]:
     return confirming_assessments(report.kb, report.case, targets)
 
 
-def why_target(report, muscle_term: str, vocab) -> dict:
-    """WHY this muscle is (or is not) a target: the chain from it to the pain, link by link."""
+def _supporting(kb, influence: dict) -> list[str]:
+    """Evidence that raised a belief, strongest first."""
+    return [_evidence_text(kb, e) for e, w in sorted(influence.items(), key=lambda kv: -kv[1]) if w > 0]
+
+
+def _against(kb, influence: dict) -> list[tuple[str, float]]:
+    """Evidence that lowered a belief with its (negative) weight, strongest first."""
+    return [(_evidence_text(kb, e), w) for e, w in sorted(influence.items(), key=lambda kv: kv[1]) if w < 0]
+
+
+def _link_of(kb, via: str):
+    """The chain link a support's ``via`` names (``link:cause->effect``), or ``None``."""
+    kind, _, rest = via.partition(":")
+    if kind != "link":
+        return None
+    cause, _, effect = rest.partition("->")
+    return kb.link(cause, effect)
+
+
+# -- WHY (a target) ---------------------------------------------------------------------------------
+_SIDES = ("", "left", "right")
+
+
+def _refuted_states(report, muscle: str, label: str) -> list[str]:
+    """A sentence for each state of the muscle (tight, weak) that the tests argue against, on every side."""
+    out = []
+    for state, verb in (("tight", "stretched"), ("weak", "strengthened")):
+        cf = max(report.reasoning.reported_cf(belief_key(muscle_state_id(muscle, state), s)) for s in _SIDES)
+        if cf <= -THRESHOLD:
+            out.append(f"The tests argue against a {state} {in_sentence(label)} (certainty {cf:.2f}), so it is not "
+                       f"{verb}.")
+    return out
+
+
+def _not_target_reasons(report, muscle: str, label: str) -> list[str]:
+    """Why a muscle is not in the plan: red flags, tests against it, or no likely root that needs it."""
+    reasons = _refuted_states(report, muscle, label)
+    if report.plan_withheld:
+        reasons.insert(0, "A red flag is present, so no exercise plan is given: seek medical care first.")
+    if reasons:
+        return reasons
+    roots = [r for r in report.root_causes if muscle in r.tight or muscle in r.weak]
+    if roots:
+        return [f"It belongs to {', '.join(r.label for r in roots)}, but that pattern is not likely enough "
+                f"(or adds nothing new) to act on yet."]
+    return ["None of the likely root imbalances involves it."]
+
+
+def _member_step(report, target, label: str) -> dict:
+    """The first step of a target's chain: the muscle state belongs to the root that asks for it."""
     kb = report.kb
+    state = "tight" if target.action == "stretch" else "weak"
+    state_id = muscle_state_id(target.muscle, state)
+    state_key = belief_key(state_id, target.side or "")
+    root = kb.roots[target.root]
+    confirmed = report.reasoning.reported_cf(state_key) >= THRESHOLD
+    return {
+        "from": target.muscle, "to": root.id,
+        "text": f"A {state} {in_sentence(label)} is part of {root.label} ({', '.join(root.tight) or '-'} tight; "
+                f"{', '.join(root.weak) or '-'} weak).",
+        "mechanism": root.summary, "source": _source(kb, root.source),
+        "evidence": _direct_evidence(report, state_key),
+        "unconfirmed": [] if confirmed else _confirming_tests(report, {state_id})[:3],
+    }
+
+
+def _chain_step(report, cause: str, effect: str, side: str) -> dict | None:
+    """One step along a target's chain: a KB link, or a condition hurting at a pain site."""
+    kb = report.kb
+    link = kb.link(cause, effect)
+    if link is not None:
+        effect_key = belief_key(effect, side if kb.is_sided(effect) else "")
+        return {"from": cause, "to": effect,
+                "text": f"{kb.label(cause)} -> {kb.label(effect)} (strength {link.strength:g}, evidence {link.evidence})",
+                "mechanism": link.mechanism, "source": _source(kb, link.source),
+                "evidence": _direct_evidence(report, effect_key)}
+    if effect in kb.pain_sites and cause in kb.conditions:
+        condition = kb.conditions[cause]
+        return {"from": cause, "to": effect,
+                "text": f"{condition.label} hurts at the {in_sentence(kb.label(effect))}.",
+                "mechanism": condition.summary, "source": _source(kb, condition.source), "evidence": []}
+    return None
+
+
+def _away_from_pain(kb, muscle: str, label: str, chain: list[str]) -> str:
+    """Why treating a muscle where it does not hurt makes sense (for a target away from the pain)."""
+    pain = chain[-1] if chain[-1] in kb.pain_sites else None
+    where = ", ".join(in_sentence(kb.label(s)) for s in kb.muscles[muscle].sites) or kb.muscles[muscle].region
+    return (f"The {in_sentence(label)} lies at the {where}; "
+            + (f"the pain is at the {in_sentence(kb.label(pain))}. " if pain else "")
+            + "Treating only where it hurts would leave the cause in place: the chain above would keep "
+              "loading the painful area, and the pain is likely to return or move.")
+
+
+def _target_explanation(report, target, label: str) -> dict:
+    """One plan entry for the muscle: its chain to the pain, step by step."""
+    chain = target.chain
+    steps = [_member_step(report, target, label)]
+    steps += [step for cause, effect in zip(chain[1:], chain[2:])
+              if (step := _chain_step(report, cause, effect, target.side or "")) is not None]
+    away = None if target.painful else _away_from_pain(report.kb, target.muscle, label, chain)
+    return {"action": target.action, "side": target.side, "root": target.root,
+            "root_confidence": target.confidence, "painful": target.painful,
+            "chain": chain, "steps": steps, "away_from_pain": away,
+            "exercise": target.exercise.model_dump() if target.exercise else None}
+
+
+def why_target(report, muscle_term: str, vocab) -> dict:
+    """WHY this muscle is (or is not) a target: the chain from it to the pain, link by link.
+
+    Raises :class:`~compensa.errors.CaseError` (with the closest muscle ids) for an unknown muscle.
+    """
     muscle = _resolve(vocab, "muscle", muscle_term, "target")
-    label = kb.muscles[muscle].label
+    label = report.kb.muscles[muscle].label
     targets = [t for t in report.targets if t.muscle == muscle]
+    out = {"kind": "why_target", "muscle": muscle, "label": label, "is_target": bool(targets)}
     if not targets:
-        reasons = []
-        if report.plan_withheld:
-            reasons.append("A red flag is present, so no exercise plan is given: seek medical care first.")
-        for state in ("tight", "weak"):
-            cf = max((report.reasoning.reported_cf(belief_key(muscle_state_id(muscle, state), s)) for s in ("", "left", "right")))
-            if cf <= -THRESHOLD:
-                reasons.append(f"The tests argue against a {state} {in_sentence(label)} (certainty {cf:.2f}), so it is not "
-                               f"{'stretched' if state == 'tight' else 'strengthened'}.")
-        roots = [r for r in report.root_causes if muscle in r.tight or muscle in r.weak]
-        if roots and not reasons:
-            reasons.append(f"It belongs to {', '.join(r.label for r in roots)}, but that pattern is not likely enough "
-                           f"(or adds nothing new) to act on yet.")
-        if not roots and not reasons:
-            reasons.append("None of the likely root imbalances involves it.")
-        return {"kind": "why_target", "muscle": muscle, "label": label, "is_target": False, "reasons": reasons}
-    explanations = []
-    for target in targets:
-        chain = target.chain
-        side = target.side or ""
-        steps = []
-        state = "tight" if target.action == "stretch" else "weak"
-        state_key = belief_key(muscle_state_id(muscle, state), side)
-        root = kb.roots[target.root]
-        steps.append({
-            "from": muscle, "to": root.id,
-            "text": f"A {state} {in_sentence(label)} is part of {root.label} ({', '.join(root.tight) or '-'} tight; "
-                    f"{', '.join(root.weak) or '-'} weak).",
-            "mechanism": root.summary, "source": _source(kb, root.source),
-            "evidence": _direct_evidence(report, state_key),
-            "unconfirmed": [] if report.reasoning.reported_cf(state_key) >= THRESHOLD
-            else _confirming_tests(report, {muscle_state_id(muscle, state)})[:3],
-        })
-        for cause, effect in zip(chain[1:], chain[2:]):
-            link = next((x for x in kb.causes_of(effect) if x.cause == cause), None)
-            effect_key = belief_key(effect, side if kb.is_sided(effect) else "")
-            if link is not None:
-                steps.append({"from": cause, "to": effect,
-                              "text": f"{kb.label(cause)} -> {kb.label(effect)} (strength {link.strength:g}, evidence {link.evidence})",
-                              "mechanism": link.mechanism, "source": _source(kb, link.source),
-                              "evidence": _direct_evidence(report, effect_key)})
-            elif effect in kb.pain_sites and cause in kb.conditions:
-                condition = kb.conditions[cause]
-                steps.append({"from": cause, "to": effect,
-                              "text": f"{condition.label} hurts at the {in_sentence(kb.label(effect))}.",
-                              "mechanism": condition.summary, "source": _source(kb, condition.source),
-                              "evidence": []})
-        pain = chain[-1] if chain[-1] in kb.pain_sites else None
-        away = None
-        if not target.painful:
-            where = ", ".join(in_sentence(kb.label(s)) for s in kb.muscles[muscle].sites) or kb.muscles[muscle].region
-            away = (f"The {in_sentence(label)} lies at the {where}; "
-                    + (f"the pain is at the {in_sentence(kb.label(pain))}. " if pain else "")
-                    + "Treating only where it hurts would leave the cause in place: the chain above would keep "
-                      "loading the painful area, and the pain is likely to return or move.")
-        explanations.append({"action": target.action, "side": target.side, "root": root.id,
-                             "root_confidence": target.confidence, "painful": target.painful,
-                             "chain": chain, "steps": steps, "away_from_pain": away,
-                             "exercise": target.exercise.model_dump() if target.exercise else None})
-    return {"kind": "why_target", "muscle": muscle, "label": label, "is_target": True, "targets": explanations}
+        return {**out, "reasons": _not_target_reasons(report, muscle, label)}
+    return {**out, "targets": [_target_explanation(report, t, label) for t in targets]}
+
+
+# -- HOW (the leading conclusions) ------------------------------------------------------------------
+def _product_text(name: str, values: tuple[float, ...], total: float) -> str:
+    if not values:
+        return f"{name} = 0"
+    return f"{name} = 1 - " + " x ".join(f"(1 - {v:.3f})" for v in values) + f" = {total:.3f}"
 
 
 def _arithmetic(report, key: tuple) -> dict:
-    parts = [p for k in report.reasoning.merged_keys(key) for p in report.reasoning.contributions(k)]
-    positive = [p.value for p in parts if p.value > 0]
-    negative = [-p.value for p in parts if p.value < 0]
-    keep_for, keep_against = 1.0, 1.0
-    for v in positive:
-        keep_for *= 1 - v
-    for v in negative:
-        keep_against *= 1 - v
-    mb, md = 1 - keep_for, 1 - keep_against
+    """The certainty-factor arithmetic of a reported belief, from the engine's own combination."""
+    combined = report.reasoning.combination(key)
     cf = report.reasoning.reported_cf(key)
-    text = ("MB = 1 - " + " x ".join(f"(1 - {v:.3f})" for v in positive) + f" = {mb:.3f}" if positive else "MB = 0")
-    text += "; " + ("MD = 1 - " + " x ".join(f"(1 - {v:.3f})" for v in negative) + f" = {md:.3f}" if negative else "MD = 0")
-    text += f"; CF = (MB - MD) / (1 - min(MB, MD)) = {cf:.3f}"
-    return {"mb": round(mb, 4), "md": round(md, 4), "cf": round(cf, 4), "text": text}
+    text = (_product_text("MB", combined.positive, combined.mb) + "; " + _product_text("MD", combined.negative, combined.md)
+            + f"; CF = (MB - MD) / (1 - min(MB, MD)) = {cf:.3f}")
+    return {"mb": round(combined.mb, 4), "md": round(combined.md, 4), "cf": round(cf, 4), "text": text}
+
+
+def _support_step(kb, part) -> dict:
+    """One evaluated support of a conclusion, with the link's mechanism and source when it is a link."""
+    s = part.support
+    entry = {"from": _node_text(kb, s.premise), "rule": s.rule, "via": s.via, "strength": s.strength,
+             "premise_confidence": round(part.premise_cf, 3), "added": round(part.value, 3)}
+    link = _link_of(kb, s.via)
+    if link is not None:
+        entry["mechanism"] = link.mechanism
+        entry["source"] = _source(kb, link.source)
+    return entry
 
 
 def _conclusion(report, key: tuple, verbose: bool) -> dict:
     kb = report.kb
     reasoning = report.reasoning
-    supports = []
-    for k in reasoning.merged_keys(key):
-        for part in reasoning.contributions(k):
-            s = part.support
-            entry = {"from": _node_text(kb, s.premise), "rule": s.rule, "via": s.via, "strength": s.strength,
-                     "premise_confidence": round(part.premise_cf, 3), "added": round(part.value, 3)}
-            if s.via.startswith("link:"):
-                cause, _, effect = s.via[5:].partition("->")
-                link = next((x for x in kb.causes_of(effect) if x.cause == cause), None)
-                if link:
-                    entry["mechanism"] = link.mechanism
-                    entry["source"] = _source(kb, link.source)
-            supports.append(entry)
+    supports = [_support_step(kb, part) for k in reasoning.merged_keys(key) for part in reasoning.contributions(k)]
     supports.sort(key=lambda e: (-abs(e["added"]), e["from"]))
     influence = reasoning.reported_influence(key)
     out = {"id": key[1], "label": kb.label(key[1]), "side": key[2] or None,
            "confidence": round(reasoning.reported_cf(key), 3),
-           "supporting": [_evidence_text(kb, e) for e, w in sorted(influence.items(), key=lambda kv: -kv[1]) if w > 0],
-           "conflicting": [_evidence_text(kb, e) for e, w in sorted(influence.items(), key=lambda kv: kv[1]) if w < 0],
-           "steps": [s for s in supports if s["added"]] if not verbose else supports}
+           "supporting": _supporting(kb, influence),
+           "conflicting": [text for text, _ in _against(kb, influence)],
+           "steps": supports if verbose else [s for s in supports if s["added"]]}
     if key[1] in kb.roots:
         out["unconfirmed"] = _confirming_tests(report, root_signs(kb, key[1]))[:5]
     if verbose:
@@ -191,128 +245,165 @@ def how(report, verbose: bool = False, roots: int = 3, conditions: int = 2) -> d
             "conclusions": [_conclusion(report, k, verbose) for k in keys]}
 
 
-def _descendants(kb, node: str) -> set[str]:
-    seen, todo = set(), [node]
-    while todo:
-        for link in kb.effects_of(todo.pop()):
-            if link.effect not in seen:
-                seen.add(link.effect)
-                todo.append(link.effect)
-    return seen
+# -- WHY NOT (a root) -------------------------------------------------------------------------------
+def _why_not_key(report, root_id: str, entry) -> tuple:
+    """The belief a WHY NOT reads: the reported one, else the instance the evidence speaks to most."""
+    if entry is not None:
+        return belief_key(root_id, entry.side or "")
+    candidates = [belief_key(root_id, s) for s in _SIDES]  # a one-sided belief counts
+    return max(candidates, key=lambda k: (abs(report.reasoning.reported_cf(k)), -candidates.index(k)))
+
+
+def _status(report, root_id: str, entry, cf: float) -> str:
+    if entry is None:
+        if cf == 0:
+            return "not reached: no evidence given points to it"
+        if cf < 0:
+            return f"the evidence argues against it (certainty {cf:.2f})"
+        return f"reached but below the report threshold (certainty {cf:.2f})"
+    status = f"ranked #{report.root_causes.index(entry) + 1} with certainty {cf:.2f}"
+    top = report.root_causes[0]
+    if top.id != root_id:
+        status += f"; the leading root is {top.label} ({top.confidence:.2f})"
+    return status
+
+
+def _would_change(report, root_id: str, missing_signs: list[str], limit: int = 5) -> list[str]:
+    """Assessments that would change the answer: the root's own signs first, then what it leads to."""
+    kb = report.kb
+    found = _confirming_tests(report, root_signs(kb, root_id) | set(missing_signs))
+    if len(found) < limit:
+        more = _confirming_tests(report, nx.descendants(kb.graph, root_id))
+        found += [a for a in more if a not in found]
+    return found[:limit]
+
+
+def _missing_signs(report, root_id: str) -> list[str]:
+    """Findings the root leads to directly that the case does not record (either way)."""
+    kb = report.kb
+    given = {e.id for e in report.case.evidence}
+    return sorted(n for n in set(kb.graph.successors(root_id)) if n in kb.assessments and n not in given)
+
+
+def _untested_muscles(report, root_id: str) -> list[str]:
+    """Labels of the root's muscle states nothing in the case spoke to, on any side."""
+    kb = report.kb
+    untested = sorted(m for m in root_signs(kb, root_id) - {root_id}
+                      if all(report.reasoning.reported_cf(belief_key(m, s)) == 0 for s in _SIDES))
+    return [kb.label(m) for m in untested]
 
 
 def why_not(report, root_term: str, vocab) -> dict:
-    """WHY NOT a root imbalance: its rank, what is against it, what is missing, what would change the answer."""
+    """WHY NOT a root imbalance: its rank, what is against it, what is missing, what would change the answer.
+
+    Raises :class:`~compensa.errors.CaseError` (with the closest root ids) for an unknown root.
+    """
     kb = report.kb
+    reasoning = report.reasoning
     root_id = _resolve(vocab, "root", root_term, "why_not")
-    root = kb.roots[root_id]
-    ranked = [r for r in report.root_causes if r.id == root_id]
-    entry = ranked[0] if ranked else None
-    if entry:
-        key = belief_key(root_id, entry.side or "")
-    else:  # not reported: the instance the evidence speaks to most (a one-sided belief counts)
-        candidates = [belief_key(root_id, s) for s in ("", "left", "right")]
-        key = max(candidates, key=lambda k: (abs(report.reasoning.reported_cf(k)), -candidates.index(k)))
-    cf = report.reasoning.reported_cf(key)
-    position = report.root_causes.index(entry) + 1 if entry else None
-    top = report.root_causes[0] if report.root_causes else None
-    influence = report.reasoning.reported_influence(key)
-    against = [{"evidence": _evidence_text(kb, e), "weight": round(w, 3)} for e, w in sorted(influence.items(), key=lambda kv: kv[1]) if w < 0]
-    supporting = [_evidence_text(kb, e) for e, w in sorted(influence.items(), key=lambda kv: -kv[1]) if w > 0]
-    given = {e.id for e in report.case.evidence}
-    missing_signs = sorted({link.effect for link in kb.effects_of(root_id) if link.effect in kb.assessments
-                            and link.effect not in given})
-    states = root_signs(kb, root_id) - {root_id}
-    untested = sorted(m for m in states if all(report.reasoning.reported_cf(belief_key(m, s)) == 0
-                                              for s in ("", "left", "right")))
-    would_change = _confirming_tests(report, root_signs(kb, root_id) | set(missing_signs))
-    if len(would_change) < 5:  # then what bears on the dysfunctions and conditions it leads to
-        more = _confirming_tests(report, _descendants(kb, root_id))
-        would_change += [a for a in more if a not in would_change]
-    would_change = would_change[:5]
-    if entry is None and cf == 0:
-        status = "not reached: no evidence given points to it"
-    elif entry is None and cf < 0:
-        status = f"the evidence argues against it (certainty {cf:.2f})"
-    elif entry is None:
-        status = f"reached but below the report threshold (certainty {cf:.2f})"
-    else:
-        status = f"ranked #{position} with certainty {cf:.2f}"
-        if top and top.id != root_id:
-            status += f"; the leading root is {top.label} ({top.confidence:.2f})"
-    return {"kind": "why_not", "root": root_id, "label": root.label, "confidence": round(cf, 3), "status": status,
-            "against": against, "supporting": supporting,
-            "missing_findings": missing_signs, "untested_muscles": [kb.label(m) for m in untested],
-            "would_change_answer": would_change, "plan_withheld": report.plan_withheld}
+    entry = next((r for r in report.root_causes if r.id == root_id), None)
+    key = _why_not_key(report, root_id, entry)
+    cf = reasoning.reported_cf(key)
+    influence = reasoning.reported_influence(key)
+    missing_signs = _missing_signs(report, root_id)
+    return {"kind": "why_not", "root": root_id, "label": kb.roots[root_id].label, "confidence": round(cf, 3),
+            "status": _status(report, root_id, entry, cf),
+            "against": [{"evidence": text, "weight": round(w, 3)} for text, w in _against(kb, influence)],
+            "supporting": _supporting(kb, influence),
+            "missing_findings": missing_signs, "untested_muscles": _untested_muscles(report, root_id),
+            "would_change_answer": _would_change(report, root_id, missing_signs),
+            "plan_withheld": report.plan_withheld}
 
 
+# -- text -------------------------------------------------------------------------------------------
 def _wrap(text: str, indent: str = "  ") -> str:
     return textwrap.fill(text, 100, initial_indent=indent, subsequent_indent=indent + "  ", break_long_words=False,
                          break_on_hyphens=False)
 
 
+def _labelled(label: str, items, sep: str = ", ") -> list[str]:
+    """``label: a, b`` wrapped, or nothing when there are no items."""
+    return [_wrap(label + sep.join(items))] if items else []
+
+
+def _step_lines(number: int, step: dict) -> list[str]:
+    deep = "     "
+    lines = [_wrap(f"{number}. {step['text']}")]
+    if step.get("mechanism"):
+        lines.append(_wrap(f"how: {step['mechanism']}", deep))
+    lines += [_wrap(f"evidence: {ev['evidence']} ({ev['added']:+.2f})", deep) for ev in step.get("evidence", [])]
+    if step.get("unconfirmed"):
+        lines.append(_wrap("not yet tested; would confirm: " + ", ".join(step["unconfirmed"]), deep))
+    src = step.get("source") or {}
+    if src.get("citation"):
+        lines.append(_wrap(f"source: {src['citation']} {src.get('url', '')}".rstrip(), deep))
+    return lines
+
+
+def _target_lines(t: dict) -> list[str]:
+    side = f" ({t['side']})" if t["side"] else ""
+    lines = [f"  {t['action'].capitalize()}{side}, because of {t['root']} (certainty {t['root_confidence']:.2f}).",
+             _wrap("chain: " + " -> ".join(t["chain"]))]
+    for number, step in enumerate(t["steps"], 1):
+        lines += _step_lines(number, step)
+    if t["away_from_pain"]:
+        lines.append(_wrap("AWAY FROM THE PAIN: " + t["away_from_pain"]))
+    exercise = t.get("exercise")
+    if exercise:
+        lines.append(_wrap(f"exercise: {exercise['label']} — {exercise['how']} {exercise.get('dose', '')}".rstrip()))
+    return lines
+
+
+def _why_target_text(explanation: dict) -> list[str]:
+    lines = [f"WHY {explanation['label'].upper()}?"]
+    if not explanation["is_target"]:
+        lines.append("  It is not a target in this plan.")
+        lines += [_wrap(r) for r in explanation["reasons"]]
+    for t in explanation.get("targets", []):
+        lines += _target_lines(t)
+    return lines
+
+
+def _conclusion_lines(c: dict) -> list[str]:
+    side = f" ({c['side']})" if c["side"] else ""
+    lines = ["", f"{c['label']}{side}: certainty {c['confidence']:.2f}"]
+    lines += _labelled("supporting: ", c["supporting"], "; ")
+    lines += _labelled("conflicting: ", c["conflicting"], "; ")
+    lines += _labelled("unconfirmed; would confirm: ", c.get("unconfirmed"))
+    for step in c["steps"]:
+        lines.append(_wrap(f"{step['added']:+.3f} from {step['from']} [{step['rule']}] "
+                           f"(strength {step['strength']:+g} x certainty {step['premise_confidence']:.2f})", "    "))
+        if step.get("mechanism"):
+            lines.append(_wrap(step["mechanism"], "       "))
+    if c.get("arithmetic"):
+        lines.append(_wrap("arithmetic: " + c["arithmetic"]["text"], "    "))
+    return lines
+
+
+def _how_text(explanation: dict) -> list[str]:
+    lines = [f"HOW THE CONCLUSIONS WERE REACHED   (triage: {explanation['triage']['level']})"]
+    for c in explanation["conclusions"]:
+        lines += _conclusion_lines(c)
+    return lines
+
+
+def _why_not_text(explanation: dict) -> list[str]:
+    lines = [f"WHY NOT {explanation['label'].upper()}?", _wrap(explanation["status"] + ".")]
+    if explanation["plan_withheld"]:
+        lines.append(_wrap("A red flag is present: no exercise plan is given whatever the ranking."))
+    lines += _labelled("against it: ", [f"{a['evidence']} ({a['weight']:+.2f})" for a in explanation["against"]], "; ")
+    lines += _labelled("for it: ", explanation["supporting"], "; ")
+    lines += _labelled("signs not recorded: ", explanation["missing_findings"])
+    lines += _labelled("muscles not assessed: ", explanation["untested_muscles"])
+    lines += _labelled("would change the answer: ", explanation["would_change_answer"])
+    return lines
+
+
+_RENDERERS = {"why_target": _why_target_text, "how": _how_text, "why_not": _why_not_text}
+
+
 def to_text(explanation: dict) -> str:
     """Render an explanation from :func:`why_target`, :func:`how` or :func:`why_not` for a person."""
-    kind = explanation["kind"]
-    lines: list[str] = []
-    if kind == "why_target":
-        lines.append(f"WHY {explanation['label'].upper()}?")
-        if not explanation["is_target"]:
-            lines.append("  It is not a target in this plan.")
-            lines.extend(_wrap(r) for r in explanation["reasons"])
-        for t in explanation.get("targets", []):
-            side = f" ({t['side']})" if t["side"] else ""
-            lines.append(f"  {t['action'].capitalize()}{side}, because of {t['root']} (certainty {t['root_confidence']:.2f}).")
-            lines.append(_wrap("chain: " + " -> ".join(t["chain"])))
-            for i, step in enumerate(t["steps"], 1):
-                lines.append(_wrap(f"{i}. {step['text']}"))
-                if step.get("mechanism"):
-                    lines.append(_wrap(f"how: {step['mechanism']}", "     "))
-                for ev in step.get("evidence", []):
-                    lines.append(_wrap(f"evidence: {ev['evidence']} ({ev['added']:+.2f})", "     "))
-                if step.get("unconfirmed"):
-                    lines.append(_wrap("not yet tested; would confirm: " + ", ".join(step["unconfirmed"]), "     "))
-                src = step.get("source") or {}
-                if src.get("citation"):
-                    lines.append(_wrap(f"source: {src['citation']} {src.get('url', '')}".rstrip(), "     "))
-            if t["away_from_pain"]:
-                lines.append(_wrap("AWAY FROM THE PAIN: " + t["away_from_pain"]))
-            if t.get("exercise"):
-                lines.append(_wrap(f"exercise: {t['exercise']['label']} — {t['exercise']['how']} {t['exercise'].get('dose', '')}".rstrip()))
-    elif kind == "how":
-        lines.append(f"HOW THE CONCLUSIONS WERE REACHED   (triage: {explanation['triage']['level']})")
-        for c in explanation["conclusions"]:
-            side = f" ({c['side']})" if c["side"] else ""
-            lines.append("")
-            lines.append(f"{c['label']}{side}: certainty {c['confidence']:.2f}")
-            if c["supporting"]:
-                lines.append(_wrap("supporting: " + "; ".join(c["supporting"])))
-            if c["conflicting"]:
-                lines.append(_wrap("conflicting: " + "; ".join(c["conflicting"])))
-            if c.get("unconfirmed"):
-                lines.append(_wrap("unconfirmed; would confirm: " + ", ".join(c["unconfirmed"])))
-            for step in c["steps"]:
-                lines.append(_wrap(f"{step['added']:+.3f} from {step['from']} [{step['rule']}] "
-                                   f"(strength {step['strength']:+g} x certainty {step['premise_confidence']:.2f})", "    "))
-                if step.get("mechanism"):
-                    lines.append(_wrap(step["mechanism"], "       "))
-            if c.get("arithmetic"):
-                lines.append(_wrap("arithmetic: " + c["arithmetic"]["text"], "    "))
-    elif kind == "why_not":
-        lines.append(f"WHY NOT {explanation['label'].upper()}?")
-        lines.append(_wrap(explanation["status"] + "."))
-        if explanation["plan_withheld"]:
-            lines.append(_wrap("A red flag is present: no exercise plan is given whatever the ranking."))
-        if explanation["against"]:
-            lines.append(_wrap("against it: " + "; ".join(f"{a['evidence']} ({a['weight']:+.2f})" for a in explanation["against"])))
-        if explanation["supporting"]:
-            lines.append(_wrap("for it: " + "; ".join(explanation["supporting"])))
-        if explanation["missing_findings"]:
-            lines.append(_wrap("signs not recorded: " + ", ".join(explanation["missing_findings"])))
-        if explanation["untested_muscles"]:
-            lines.append(_wrap("muscles not assessed: " + ", ".join(explanation["untested_muscles"])))
-        if explanation["would_change_answer"]:
-            lines.append(_wrap("would change the answer: " + ", ".join(explanation["would_change_answer"])))
+    render = _RENDERERS.get(explanation["kind"])
+    lines = render(explanation) if render else []
     return "\n".join(lines) + "\n"
-
-

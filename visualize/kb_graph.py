@@ -16,21 +16,13 @@ from compensa.kb.model import KnowledgeBase
 __all__ = ["kb_graph"]
 
 
-def _region(kb: KnowledgeBase, node: str) -> str:
-    if node in kb.conditions:
-        sites = sorted(kb.conditions[node].sites, key=lambda s: -s.strength)
-        return kb.pain_sites[sites[0].site].region if sites else ""
-    record = kb.node(node)
-    return getattr(record, "region", "") or ""
-
-
 def kb_graph(kb: KnowledgeBase, root: str | None = None, region: str | None = None, muscles: bool = True) -> nx.DiGraph:
     """The KB's chain network; ``root`` keeps what that root reaches, ``region`` one body region (+ neighbours)."""
     graph: nx.DiGraph = nx.DiGraph(kb_version=kb.version_string)
 
     def add(node: str, role: str | None) -> None:
         if node not in graph:
-            graph.add_node(node, kind="kb", role=role, id=node, label=kb.label(node), side="", region=_region(kb, node))
+            graph.add_node(node, kind="kb", role=role, id=node, label=kb.label(node), side="", region=kb.region(node))
 
     for r in kb.roots.values():
         add(r.id, "root")
@@ -39,7 +31,6 @@ def kb_graph(kb: KnowledgeBase, root: str | None = None, region: str | None = No
                 for m in members:
                     node = f"{state}:{m}"
                     add(node, "muscle_state")
-                    graph.nodes[node]["region"] = kb.muscles[m].region
                     graph.add_edge(node, r.id, relation="member", label="", mechanism=f"{state} in {r.label}",
                                    source=r.source, strength=r.member_strength)
     for link in kb.links:

@@ -67,7 +67,7 @@ def test_kb_lint_clean_and_broken(capsys, tmp_path):
 
 def test_kb_show_text_and_json(capsys):
     code, out, _ = run(capsys, "kb", "show", "it_band_syndrome")
-    assert code == 0 and "caused by" in out and "lateral_hip_weakness" in out
+    assert code == 0 and "caused_by:" in out and "lateral_hip_weakness" in out
     code, out, _ = run(capsys, "kb", "show", "it_band_syndrome", "--format", "json")
     assert code == 0 and json.loads(out)["icd10"] == "M76.3"
     code, _, err = run(capsys, "kb", "show", "it_band")

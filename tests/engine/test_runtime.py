@@ -80,3 +80,35 @@ def test_each_consultation_starts_from_fresh_working_memory():
     consultant.consult({"pain": ["head"], "red_flags": ["saddle_anaesthesia"]})
     again = consultant.consult({"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"]}).to_dict()
     assert first == again
+
+
+def _network_objects(matcher) -> list:
+    """Every node, child link, check and literal of a Rete network built by experta's own matcher."""
+    found, seen, todo = [matcher], set(), [matcher.root_node]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.append(node)
+        check = getattr(node, "matcher", None)
+        if check is not None:
+            found += [check, getattr(check, "how", None)]
+        found += node.children
+        todo += [child.node for child in node.children]
+    return [obj for obj in found if obj is not None]
+
+
+def test_every_private_experta_attribute_we_rely_on_exists():
+    engine = _plain().engine_class()
+    assert type(engine.matcher) is rt.ReteMatcher
+    objects = _network_objects(engine.matcher) + [rt.Token.valid(rt.Fact(a=1))]
+    missing = []
+    for cls, attributes in rt.PRIVATE_API.items():
+        instances = [obj for obj in objects if isinstance(obj, cls)]
+        assert instances, f"no {cls.__name__} in a compiled network: experta's Rete layout changed"
+        for name in attributes:
+            if not (hasattr(cls, name) or all(hasattr(obj, name) for obj in instances)):
+                missing.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    assert missing == [], f"experta changed the internals experta_runtime uses: {missing}"
+    assert rt.Token._fields == ("tag", "data", "context")  # _CollapsedChain builds tokens positionally

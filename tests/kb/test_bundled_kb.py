@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from compensa.errors import KBError
+import networkx as nx
+import pytest
+import yaml
+
+from compensa.errors import CaseError, KBError
 from compensa.kb import lint_kb, load_kb
-from compensa.kb.show import describe
+from compensa.kb.show import describe, show, to_yaml
 
 MINIMUM = {
     "muscles": """iliopsoas rectus_femoris tensor_fasciae_latae erector_spinae quadratus_lumborum rectus_abdominis
@@ -68,21 +72,10 @@ def test_every_link_has_mechanism_and_resolving_source(kb):
         assert kb.sources[link.source].url
 
 
-def _reach(kb, start):
-    seen, todo = set(), [start]
-    while todo:
-        node = todo.pop()
-        for link in kb.effects_of(node):
-            if link.effect not in seen:
-                seen.add(link.effect)
-                todo.append(link.effect)
-    return seen
-
-
 def test_every_condition_reachable_and_every_root_reaches_pain(kb):
     reached = set()
     for root in kb.roots:
-        nodes = _reach(kb, root)
+        nodes = nx.descendants(kb.graph, root)
         assert any(kb.conditions[n].sites for n in nodes if n in kb.conditions), root
         reached |= nodes
     assert set(kb.conditions) - reached == set()
@@ -104,6 +97,17 @@ def test_kb_show_gives_links_both_ways(kb):
     assert apt_dysfunction["caused_by"] and apt_finding["entry_type"] == "assessment"
 
 
-def test_kb_show_unknown_id_suggests(kb):
-    with pytest.raises(KBError, match="did you mean 'ober_test'"):
+def test_kb_show_unknown_id_is_bad_input_with_suggestions(kb):
+    with pytest.raises(CaseError, match="did you mean 'ober_test'") as caught:
         describe(kb, "obers_test")
+    assert not isinstance(caught.value, KBError)  # the KB is fine; the id typed is not
+    assert caught.value.exit_code == 2 and caught.value.problems[0].where == "kb show"
+
+
+def test_kb_show_text_is_yaml_of_the_json_data(kb):
+    for entry_id in (None, "it_band_syndrome", "anterior_pelvic_tilt", "iliopsoas", "lateral_knee"):
+        data = show(kb, entry_id)
+        text = to_yaml(data)
+        assert yaml.safe_load(text) == json.loads(json.dumps(data)), entry_id
+    assert to_yaml(show(kb, "it_band_syndrome")).startswith("entry_type: condition\n")
+    assert isinstance(show(kb, "anterior_pelvic_tilt"), list) and set(show(kb)) == {"kb_version", "counts", "path"}

@@ -113,3 +113,18 @@ def test_problems_are_sorted_by_file_and_line(tmp_path):
 def test_empty_folder_is_a_kb_error_not_a_crash(tmp_path):
     with pytest.raises(KBError, match="no \\*.yaml knowledge-base files"):
         load_kb(tmp_path)
+
+
+_LOOP = "  - from: {0}\n    to: {1}\n    strength: 0.3\n    evidence: L\n    mechanism: Loops back.\n    source: src\n"
+
+
+def test_each_closing_link_is_reported_once_read_from_the_root_side(tmp_path):
+    back = _LOOP.format("knee_pain", "valgus") + _LOOP.format("knee_pain", "hip_weakness")
+    folder = write_kb(tmp_path, {"links.yaml": ("    source: src\n  - from: valgus\n",
+                                                "    source: src\n" + back + "  - from: valgus\n")})
+    cycles = sorted(p.message for p in lint_kb(folder) if "closes a cycle" in p.message)
+    assert cycles == [
+        "link knee_pain -> hip_weakness closes a cycle (hip_weakness -> valgus -> knee_pain -> hip_weakness); "
+        "links go from cause to effect only",
+        "link knee_pain -> valgus closes a cycle (valgus -> knee_pain -> valgus); links go from cause to effect only",
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from compensa.engine import consult, consultant_for
@@ -75,3 +77,35 @@ def test_why_not_sees_a_one_sided_belief(vocab):
     report = consult({"pain": ["lateral_knee:left"], "tests": ["navicular_drop:negative:left"]})
     data = explain.why_not(report, "pronation_distortion", vocab)
     assert data["confidence"] < 0 and data["against"]
+
+
+def test_unknown_root_in_why_not_is_bad_input_with_suggestions(report, vocab):
+    with pytest.raises(CaseError, match="unknown why_not 'lower_crossed_syndrom'") as caught:
+        explain.why_not(report, "lower_crossed_syndrom", vocab)
+    assert "lower_crossed_syndrome" in caught.value.problems[0].suggestions and caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize("case", [KNEE, {"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt", "hyperlordosis"],
+                                         "tests": ["thomas_test:positive", "abdominal_strength:positive"]}])
+def test_arithmetic_shows_exactly_what_the_engine_combined(case):
+    report = consult(case)
+    data = explain.how(report, verbose=True)
+    assert data["conclusions"]
+    for conclusion in data["conclusions"]:
+        key = ("Belief", conclusion["id"], conclusion["side"] or "")
+        engine = report.reasoning.combination(key)
+        shown = conclusion["arithmetic"]
+        assert shown["cf"] == round(report.reasoning.reported_cf(key), 4) == round(engine.cf, 4)
+        assert (shown["mb"], shown["md"]) == (round(engine.mb, 4), round(engine.md, 4))
+        # the factors printed are the contributions the engine multiplied, one for one and in order
+        factors = re.findall(r"\(1 - (\d\.\d{3})\)", shown["text"])
+        assert factors == [f"{v:.3f}" for v in (*engine.positive, *engine.negative)]
+        # and they are the steps listed, signed
+        steps = sorted(s["added"] for s in conclusion["steps"] if s["added"])
+        assert steps == sorted(x for x in [round(v, 3) for v in engine.positive] + [round(-v, 3) for v in engine.negative] if x)
+
+
+def test_each_kind_renders_with_its_own_heading(report, vocab):
+    assert explain.to_text(explain.how(report)).startswith("HOW THE CONCLUSIONS WERE REACHED")
+    assert explain.to_text(explain.why_target(report, "gluteus_medius", vocab)).startswith("WHY GLUTEUS MEDIUS?")
+    assert explain.to_text(explain.why_not(report, "lower_crossed_syndrome", vocab)).startswith("WHY NOT ")

@@ -55,7 +55,12 @@ def test_hostile_case_text_cannot_break_dot(text):
     report = consult({"name": text, "pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"]})
     graph = focus(explanation_graph(report), report)
     source = to_dot(graph, f"compensa explanation — {report.case.name}", report.kb.regions)
-    assert "\n" not in text or "digraph x" not in source.replace("digraph x {", "", 0) or '\\"' in source or True
+    # the hostile name stays inside the one quoted title: newlines flattened, quotes and backslashes escaped
+    quoted = "".join(ch if ch.isprintable() else " " for ch in text).replace("\\", "\\\\").replace('"', '\\"')
+    [title] = [line for line in source.splitlines() if "compensa explanation" in line]
+    assert f'label="compensa explanation — {quoted}"' in title
+    assert [line for line in source.splitlines() if "digraph" in line and "compensa explanation" not in line] == [
+        "digraph compensa {"]
     if not dot_available():
         pytest.skip("Graphviz dot not installed")
     import graphviz
