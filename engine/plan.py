@@ -153,10 +153,28 @@ def evidence_words(kb: KnowledgeBase, ev: tuple) -> str:
     return f"{kb.label(ev[2])} {ev[4]}{side}"
 
 
+def state_keys(key: tuple) -> list[tuple]:
+    """The beliefs a target's muscle state rests on: itself, and for an unsided one both sides too.
+
+    A pattern without a side (lower crossed syndrome) targets a muscle without a side, but the tests
+    of that muscle are one-sided: what they say about either side bears on the unsided target."""
+    return [key] if key[2] else [key, (*key[:2], "left"), (*key[:2], "right")]
+
+
 def disagreeing_tests(reasoning: Reasoning, key: tuple) -> list[tuple[tuple, float]]:
-    """The test results with a negative influence on a belief, most negative first (ties by key)."""
-    against = [(ev, w) for ev, w in reasoning.reported_influence(key).items() if ev[1] == "test" and w < 0]
-    return sorted(against, key=lambda item: (item[1], item[0]))
+    """The test results with a negative influence on a muscle state (either side of an unsided one),
+    most negative first (ties by key)."""
+    against: dict[tuple, float] = {}
+    for k in state_keys(key):
+        for ev, w in reasoning.reported_influence(k).items():
+            if ev[1] == "test" and w < 0:
+                against[ev] = min(w, against.get(ev, 0.0))
+    return sorted(against.items(), key=lambda item: (item[1], item[0]))
+
+
+def refuted_sides(reasoning: Reasoning, key: tuple) -> set[str]:
+    """The sides on which the evidence refutes a muscle state (certainty <= ``REFUTED``); "" for unsided."""
+    return {k[2] for k in state_keys(key) if reasoning.reported_cf(k) <= REFUTED}
 
 
 def _best_confirming_tests(kb: KnowledgeBase, case: Case, node: str) -> list[str]:
@@ -218,9 +236,18 @@ class _Planner:
             return
         state = "tight" if action == "stretch" else "weak"
         state_key = belief_key(muscle_state_id(muscle, state), root_key[2])
-        state_cf = self.reasoning.reported_cf(state_key)
-        if state_cf > REFUTED:
-            self.chosen[key] = self._target(muscle, action, root_key, cf, state_key, found_by)
+        refuted = refuted_sides(self.reasoning, state_key)
+        if root_key[2] in refuted or {"left", "right"} <= refuted:
+            return  # the tests refute it (on every side, for a pattern without a side): never targeted
+        side = root_key[2]
+        if refuted:  # one side refuted: an unsided pattern's target stays on the other side only
+            side = "left" if "right" in refuted else "right"
+            key = (muscle, side)
+            if key in self.chosen:
+                self._merge(self.chosen[key], action, root_key[1])
+                return
+            state_key = belief_key(muscle_state_id(muscle, state), side)
+        self.chosen[key] = self._target(muscle, action, root_key, cf, state_key, found_by, side)
 
     def _merge(self, first: dict, action: str, root_id: str) -> None:
         if first["action"] != action:  # another likely pattern asks the opposite: say so, keep the leader's
@@ -236,14 +263,17 @@ class _Planner:
         chain = self.chains[root_key]
         return chain if chain and chain[0] == root_key[1] else [root_key[1]] + chain
 
-    def _target(self, muscle: str, action: str, root_key: tuple, cf: float, state_key: tuple, found_by: str) -> dict:
-        kb, side = self.kb, root_key[2]
+    def _target(self, muscle: str, action: str, root_key: tuple, cf: float, state_key: tuple, found_by: str,
+                side: str) -> dict:
+        kb = self.kb
         state_cf = self.reasoning.reported_cf(state_key)
         chain = self._chain(root_key)
         painful = _painful(kb, muscle, side, self.case)
         disagreement = _disagreement(kb, self.reasoning, self.case, state_key)
         untested = not _observed(self.reasoning, root_key, ("test",)) and state_cf < 0.2
         because = self._because(muscle, action, root_key, cf, chain, found_by, painful)
+        if side != root_key[2]:
+            because += f"; on the {side} only, as the tests refute it on the other side"
         if disagreement:
             because += f". A test disagrees: {disagreement['text']}"
         elif untested:

@@ -30,7 +30,7 @@ def test_plain_pip_install_imports_engine_with_frozendict_1_2(tmp_path):
          "import importlib.metadata as m, logging\n"
          "from compensa.engine import consult\n"
          "r = consult({'pain': ['lateral_knee:right'], 'tests': ['trendelenburg:positive:right']})\n"
-         "assert r.root_causes[0]['id'] == 'lateral_hip_weakness', r.root_causes\n"
+         "assert r.root_causes[0].id == 'lateral_hip_weakness', r.root_causes\n"
          "assert not logging.getLogger().handlers\n"
          "print(m.version('frozendict'))\n"],
         capture_output=True, text=True, cwd=tmp_path, timeout=120)
