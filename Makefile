@@ -16,6 +16,7 @@ demo: install
 
 test: install-test
 	@$(PY) -m pytest -q
+	@$(PY) -m compensa eval
 
 # Static checks on the code as it is installed (compensa.kb, compensa.engine, ...): ruff, mypy and the
 # import-linter layer contracts (facts/kb <- engine <- visualize <- app; experta in one module).

@@ -172,12 +172,16 @@ def kb():
 
 
 @kb.command("lint")
+@click.option("--cases", "cases", metavar="DIR", type=click.Path(file_okay=False),
+              help="Case library to check against the KB (default: the bundled one, with the bundled KB).")
 @click.pass_context
-def kb_lint(ctx):
-    """Check the KB files; print file:line:col problems (exit 2 when any)."""
+def kb_lint(ctx, cases):
+    """Check the KB files and the case library; print the problems (exit 2 when any)."""
     from compensa.kb import lint_kb, read_kb
 
     problems = lint_kb(ctx.obj["kb"])
+    if not problems and (cases or not ctx.obj["kb"]):
+        problems = _library_problems(read_kb(ctx.obj["kb"]).kb, cases)
     for problem in problems:
         click.echo(str(problem))
     if problems:
@@ -187,6 +191,16 @@ def kb_lint(ctx):
     assert read.kb is not None  # no problems: the KB was built
     counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in read.kb.counts().items())
     click.echo(f"{read.kb.version_string}: clean ({counts})")
+
+
+def _library_problems(knowledge, folder: str | None) -> list:
+    from compensa.engine.evaluate import BUNDLED_CASES, check_library, read_library
+
+    try:
+        library, _ = read_library(folder or BUNDLED_CASES)
+    except CompensaError as exc:
+        return list(exc.problems)
+    return check_library(library, knowledge)
 
 
 @kb.command("graph")

@@ -103,3 +103,11 @@ def test_the_bundled_library_meets_its_thresholds():
     assert len(cases) >= 80 and thresholds["red_flag_recall"] == 1.0 and thresholds["harmful_targets"] == 0
     scores = evaluate()
     assert scores.passed, "\n".join(scores.below + [f"{f['case']}: {f['differs']}" for f in scores.failures])
+
+
+def test_kb_lint_checks_the_case_library(tmp_path, capsys):
+    _write(tmp_path, "typo", expect={"triage": ["routine"], "roots_any": ["lateral_hip_weaknes"]})
+    assert main(["kb", "lint", "--cases", str(tmp_path)]) == 2
+    out = capsys.readouterr().out
+    assert "typo: expect.roots_any: unknown root 'lateral_hip_weaknes'" in out and "lateral_hip_weakness" in out
+    assert main(["kb", "lint"]) == 0  # the bundled KB with the bundled library
