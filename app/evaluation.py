@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,7 +31,8 @@ def run_evaluation(kb_path: str | None, folder: str | None, show_progress: bool 
     explain = _why_not(consultant_for(kb).vocabulary)
     if not show_progress:
         return evaluate(folder, kb, explain=explain)
-    with click.progressbar(length=1, label="consulting cases", file=click.get_text_stream("stderr")) as bar:
+    bar: Any
+    with click.progressbar(length=1, label="consulting cases", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total
             bar.update(1)

@@ -19,6 +19,7 @@ anything else for bad input.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 from compensa.engine.case_schema import ITEM_FIELDS, MAX_ITEMS, SECTIONS, CaseInput, validate_shape
@@ -120,7 +121,7 @@ class _Resolver:
                 continue
             self.items[key] = (value, path)
 
-    def item(self, section: str, kind: str, item: object, path: str) -> None:
+    def item(self, section: str, kind: str, item: Any, path: str) -> None:
         if isinstance(item, str):  # a plain name (shorthand with colons is expanded by the schema)
             term, side, value = item, None, "present"
         else:
@@ -150,7 +151,7 @@ class _Resolver:
 _SIDE_EXPANSION = {None: ("",), "left": ("left",), "right": ("right",), "both": ("left", "right")}
 
 
-def _value(kind: str, item: object) -> str:
+def _value(kind: str, item: Any) -> str:
     if kind == "test":
         return item.result
     present = getattr(item, "present", True)

@@ -123,7 +123,10 @@ def read_library(folder: str | Path) -> tuple[list[LibraryCase], dict]:
             problems.extend(exc.problems)
             continue
         if path.name == "thresholds.yaml":
-            thresholds.update(data or {})
+            if not isinstance(data, dict):
+                problems.append(Problem("thresholds.yaml must map score names to numbers", str(path)))
+            else:
+                thresholds.update(data)
             continue
         try:
             cases.append(LibraryCase.model_validate(data, strict=True))
