@@ -261,9 +261,14 @@ def kb_show(ctx, entry_id, fmt):
 @click.option("--max-requests-in-flight", default=128, show_default=True, type=click.IntRange(1, 100_000),
               metavar="N", help="Requests inside the app per worker; one more gets 503 with Retry-After "
                                 "(/healthz and /readyz always answer).")
+@click.option("--audit", "audit", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Append one JSON line per consultation (time, request id, kb_version, case hash, triage, top "
+                   "roots, targets; never free text). If a line cannot be written the request answers 503.")
+@click.option("--frame-ancestors", "frame_ancestors", default="'self'", show_default=True, metavar="SOURCES",
+              help="CSP frame-ancestors of the web page (add an EHR's origin to embed it).")
 @click.pass_context
 def serve(ctx, host, port, workers, engines, log_format, log_level, header_timeout, body_timeout, max_connections,
-          max_requests_in_flight):
+          max_requests_in_flight, audit, frame_ancestors):
     """Serve the HTTP API and the web page.
 
     A worker that dies is replaced while the others keep answering. Slow clients are timed out,
@@ -276,6 +281,12 @@ def serve(ctx, host, port, workers, engines, log_format, log_level, header_timeo
     if ctx.obj["kb"]:
         os.environ["COMPENSA_KB"] = str(Path(ctx.obj["kb"]).resolve())
     os.environ["COMPENSA_ENGINES"] = str(engines)
+    os.environ["COMPENSA_FRAME_ANCESTORS"] = frame_ancestors
+    if audit:
+        from compensa.app.audit import AuditLog
+
+        AuditLog(str(Path(audit).resolve())).close()  # fail fast (exit 1) when it cannot be opened
+        os.environ["COMPENSA_AUDIT"] = str(Path(audit).resolve())
     from compensa.kb import load_kb
 
     load_kb(ctx.obj["kb"])  # refuse to start on a bad KB, with its file:line messages

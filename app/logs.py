@@ -6,7 +6,8 @@ and a rate limit on repeated records so that no failure loop can flood the log.
 
 The rate limit counts records by logger, level, message template (numbers masked) and exception
 type: the first :data:`BURST` of a kind within :data:`PERIOD` seconds pass, the rest are counted,
-and one ``suppressed N similar messages`` line follows when the period is over. An ``accept()``
+and one ``suppressed N similar messages`` line follows once the period is over (when the next
+record of any kind is logged, at most a second late, or at exit). An ``accept()``
 failing with EMFILE in a loop, or the same traceback for every request, thus writes a few lines
 per period instead of megabytes. Access lines (``uvicorn.access``, one per answered request) are
 not limited. Nothing here logs request or case content.

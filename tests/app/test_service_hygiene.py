@@ -92,3 +92,10 @@ def test_an_audit_log_that_cannot_be_written_gives_503_not_unrecorded_advice(tmp
     response = client.post("/v1/consult", json=CASE)
     assert response.status_code == 503 and response.headers["retry-after"]
     assert "root_causes" not in response.text
+
+
+def test_serve_refuses_an_audit_log_it_cannot_open(tmp_path, capsys):
+    from compensa.app.cli import main
+
+    code = main(["serve", "--port", "0", "--audit", str(tmp_path / "missing-folder" / "audit.jsonl")])
+    assert code == 1 and "cannot open the audit log" in capsys.readouterr().err
