@@ -67,18 +67,14 @@ class KBError(CompensaError):
 
 
 class CaseError(CompensaError):
-    """Bad input: a case that is malformed or names unknown terms, or an unknown id typed in a lookup.
-
-    Lookups are e.g. ``explain --target MUSCLE``, ``explain --why-not ROOT``, ``kb show ID`` and
-    ``kb graph --root``. Problems carry the field path (or the option) and the closest known ids.
-    """
+    """Bad input in a case: malformed, or naming unknown terms. Problems carry the field path
+    (``tests[1].result``) and the closest known ids."""
 
 
 class UsageError(CompensaError):
-    """A command or request was used wrongly (bad option combination, unknown output format).
-
-    An id that names nothing in the KB is not a usage error but bad input: :class:`CaseError`.
-    """
+    """A command or request was used wrongly: a bad option or combination, an unknown output format,
+    or an option or lookup naming nothing in the KB (``explain --target MUSCLE``, ``--why-not ROOT``,
+    ``kb show ID``, ``kb graph --root``), with the closest known ids. The KB and the case are fine."""
 
 
 class OutputError(CompensaError):

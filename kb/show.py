@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from compensa.errors import CaseError, Problem, closest
+from compensa.errors import Problem, UsageError, closest
 from compensa.kb.model import KnowledgeBase, muscle_state_id
 
 __all__ = ["describe", "entry_kinds", "show", "summary", "to_yaml"]
@@ -86,15 +86,15 @@ _DESCRIBERS: dict[str, Callable[[KnowledgeBase, str], dict]] = {
     "muscle": _muscle, "pain_site": _pain_site, "source": _source}
 
 
-def _unknown(kb: KnowledgeBase, entry_id: str) -> CaseError:
+def _unknown(kb: KnowledgeBase, entry_id: str) -> UsageError:
     known = sorted({i for _, table in _TABLES for i in getattr(kb, table)})
-    return CaseError(Problem(f"no KB entry with id {entry_id!r}", "kb show", entry_id, closest(entry_id, known)))
+    return UsageError(Problem(f"no KB entry with id {entry_id!r}", "kb show", entry_id, closest(entry_id, known)))
 
 
 def describe(kb: KnowledgeBase, entry_id: str) -> list[dict]:
     """Data for ``kb show ID``: each entry with that id, with incoming and outgoing links.
 
-    Raises :class:`~compensa.errors.CaseError` naming the closest ids when no entry has this id.
+    Raises :class:`~compensa.errors.UsageError` naming the closest ids when no entry has this id.
     """
     found = entry_kinds(kb, entry_id)
     if not found:

@@ -19,7 +19,7 @@ import networkx as nx
 from compensa.engine.certainty import THRESHOLD
 from compensa.engine.plan import confirming_assessments, root_signs
 from compensa.engine.reasoning import belief_key
-from compensa.errors import CaseError, Problem
+from compensa.errors import Problem, UsageError
 from compensa.kb.model import in_sentence, muscle_state_id
 
 __all__ = ["how", "to_text", "why_not", "why_target"]
@@ -52,7 +52,7 @@ def _source(kb, source_id: str) -> dict:
 def _resolve(vocab, kind: str, term: str, what: str):
     found = vocab.resolve(kind, term)
     if found is None:
-        raise CaseError(Problem(f"unknown {what} {term!r}", what, term, vocab.suggest(kind, term)))
+        raise UsageError(Problem(f"unknown {what} {term!r}", what, term, vocab.suggest(kind, term)))
     return found
 
 
@@ -180,7 +180,7 @@ def _target_explanation(report, target, label: str) -> dict:
 def why_target(report, muscle_term: str, vocab) -> dict:
     """WHY this muscle is (or is not) a target: the chain from it to the pain, link by link.
 
-    Raises :class:`~compensa.errors.CaseError` (with the closest muscle ids) for an unknown muscle.
+    Raises :class:`~compensa.errors.UsageError` (with the closest muscle ids) for an unknown muscle.
     """
     muscle = _resolve(vocab, "muscle", muscle_term, "target")
     label = report.kb.muscles[muscle].label
@@ -296,7 +296,7 @@ def _untested_muscles(report, root_id: str) -> list[str]:
 def why_not(report, root_term: str, vocab) -> dict:
     """WHY NOT a root imbalance: its rank, what is against it, what is missing, what would change the answer.
 
-    Raises :class:`~compensa.errors.CaseError` (with the closest root ids) for an unknown root.
+    Raises :class:`~compensa.errors.UsageError` (with the closest root ids) for an unknown root.
     """
     kb = report.kb
     reasoning = report.reasoning

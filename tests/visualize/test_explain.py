@@ -7,7 +7,7 @@ import re
 import pytest
 
 from compensa.engine import consult, consultant_for
-from compensa.errors import CaseError
+from compensa.errors import UsageError
 from compensa.visualize import explain
 
 KNEE = {"pain": [{"site": "lateral_knee", "side": "right"}], "findings": ["anterior_pelvic_tilt"],
@@ -68,7 +68,7 @@ def test_how_verbose_shows_the_arithmetic(report):
 
 
 def test_unknown_target_suggests(report, vocab):
-    with pytest.raises(CaseError, match="unknown target 'glutius_medius'") as caught:
+    with pytest.raises(UsageError, match="unknown target 'glutius_medius'") as caught:
         explain.why_target(report, "glutius_medius", vocab)
     assert "gluteus_medius" in caught.value.problems[0].suggestions
 
@@ -80,7 +80,7 @@ def test_why_not_sees_a_one_sided_belief(vocab):
 
 
 def test_unknown_root_in_why_not_is_bad_input_with_suggestions(report, vocab):
-    with pytest.raises(CaseError, match="unknown why_not 'lower_crossed_syndrom'") as caught:
+    with pytest.raises(UsageError, match="unknown why_not 'lower_crossed_syndrom'") as caught:
         explain.why_not(report, "lower_crossed_syndrom", vocab)
     assert "lower_crossed_syndrome" in caught.value.problems[0].suggestions and caught.value.exit_code == 2
 
