@@ -336,7 +336,7 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
     A muscle a test argued against (without refuting it) stays, tentative, with ``disagreement``
     saying which test and how much (see :class:`_Planner`).
     """
-    if case_has_alarm(case):
+    if case_has_alarm(case, kb):
         return []
     planner = _Planner(kb, reasoning, case)
     for root_key, cf in _choose_roots(reasoning):
@@ -378,11 +378,14 @@ def medical_review(kb: KnowledgeBase, reasoning: Reasoning, triage_block: dict) 
     return out
 
 
-def case_has_alarm(case: Case) -> bool:
-    """True when any red flag was answered present or unsure (the plan is then never built)."""
+def case_has_alarm(case: Case, kb: KnowledgeBase) -> bool:
+    """True when an emergency or urgent red flag was answered present or unsure (no plan is then built).
+
+    A ``review`` sign alone keeps the plan: it is listed in ``triage.review``."""
     from compensa.engine.triage import ALARMING
 
-    return any(e.value in ALARMING for e in case.of_kind("red_flag"))
+    return any(e.value in ALARMING and kb.red_flags[e.id].level in ("emergency", "urgent")
+               for e in case.of_kind("red_flag"))
 
 
 def _assessment_reach(kb: KnowledgeBase, assessment) -> dict[str, float]:

@@ -80,6 +80,8 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
     """All rules for ``kb``, in a stable order (sorted by id within each family)."""
     rules: list[RuleSpec] = []
     for flag in sorted(kb.red_flags.values(), key=lambda f: f.id):
+        if flag.level == "review":
+            continue  # a review sign alone raises suspicion but does not stop the plan (IFOMPT 2020)
         for answer in ALARMING_ANSWERS:  # an "unsure" answer alarms like a "yes": safety first
             suffix = "" if answer == "present" else f":{answer}"
             rules.append(RuleSpec(

@@ -106,6 +106,11 @@ def triage(kb: KnowledgeBase, case: Case) -> dict:
     else:
         level = "routine" if case.of_kind("pain") or case.of_kind("diagnosis") else "self_care"
         advice = _clear_advice(kb, case, screened, not_asked)
+    if review:
+        names = ", ".join(in_sentence(kb.red_flags[f].label) for f in review)
+        advice += (f" Review sign{'s' if len(review) > 1 else ''}: {names}. On its own this raises suspicion but is not "
+                   "specific (IFOMPT 2020): monitor it, ask the screening questions again at each visit, and refer if "
+                   "it persists, worsens or other warning signs appear.")
     return {"level": level, "red_flags": alarming, "unsure": unsure, "review": review, "advice": advice,
             "screened": screened, "not_screened": not_asked, "ask": ask,
             "general_screening": screening_list(kb, case)[1]}

@@ -118,6 +118,18 @@ class _Checker:
         for muscle in sorted(set(e["tight"]) & set(e["weak"])):
             self.problems.append(Problem(f"{label}: muscle {muscle!r} is listed as both tight and weak",
                                          self.where(e, "weak")))
+        self._root_tendencies(e, label)
+
+    def _root_tendencies(self, e: dict, label: str) -> None:
+        """A root listing a muscle against its tendency (tight a muscle that tends to weaken) says so in the muscle."""
+        tendency = {m["id"]: m.get("tendency") for m in self.s["muscles"]}
+        for field, against in (("tight", "weak"), ("weak", "tight")):
+            for muscle in e[field]:
+                if tendency.get(muscle) == against:
+                    self.problems.append(Problem(
+                        f"{label}: lists {muscle!r} as {field}, but muscles.yaml says it tends to be {against}; "
+                        f"if both occur, set its tendency to 'either' with a comment saying when",
+                        self.where(e, field)))
 
     def _root_exercises(self, e: dict, label: str, have: set[tuple[str, str]]) -> None:
         """Every muscle a root names has the exercise it asks for (stretch tight, strengthen weak)."""

@@ -146,7 +146,7 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                 "kind": F(_enum("guideline", "review", "trial", "observational", "textbook", "practitioner", "seed")),
                 "note": F(_optional_text, False, "")},
     "muscles": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "region": F(_id),
-                "sites": F(_ids, False, ()), "action": F(_text), "tendency": F(_enum("tight", "weak")),
+                "sites": F(_ids, False, ()), "action": F(_text), "tendency": F(_enum("tight", "weak", "either")),
                 "opposes": F(_ids, False, ()), "source": F(_id)},
     "interventions": {"id": F(_id), "muscle": F(_id), "action": F(_enum("stretch", "strengthen")),
                       "label": F(_text), "how": F(_text), "dose": F(_optional_text, False, ""), "source": F(_id),
@@ -176,7 +176,7 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
     "history": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()),
                 "on_present": F(_nested_list("effect")), "source": F(_id)},
     "red_flags": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "question": F(_text),
-                  "category": F(_id), "level": F(_enum("emergency", "urgent")), "advice": F(_text), "source": F(_id)},
+                  "category": F(_id), "level": F(_enum("emergency", "urgent", "review")), "advice": F(_text), "source": F(_id)},
 }
 
 _WHAT = {"site": "site", "effect": "effect", "kb": "kb"}

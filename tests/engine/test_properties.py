@@ -81,13 +81,28 @@ def test_same_input_same_report(case):
     assert _stable(consult(case)) == _stable(consult(case))
 
 
+ALARMS = sorted(f for f, flag in KB.red_flags.items() if flag.level in ("emergency", "urgent"))
+REVIEW_SIGNS = sorted(f for f, flag in KB.red_flags.items() if flag.level == "review")
+
+
 @SETTINGS
-@given(case=cases(red_flags=False), flag=st.sampled_from(sorted(KB.red_flags)))
-def test_any_red_flag_empties_the_plan(case, flag):
-    report = consult({**case, "red_flags": [flag]}).to_dict()
+@given(case=cases(red_flags=False), flag=st.sampled_from(ALARMS), answer=st.sampled_from([True, "unsure"]))
+def test_any_red_flag_empties_the_plan(case, flag, answer):
+    report = consult({**case, "red_flags": [{"id": flag, "present": answer}]}).to_dict()
     assert report["targets"] == []
     assert report["triage"]["level"] in ("urgent", "emergency") and flag in report["triage"]["red_flags"]
     assert report["plan_withheld"] is True
+
+
+@SETTINGS
+@given(case=cases(red_flags=False), flag=st.sampled_from(REVIEW_SIGNS or ["-"]))
+def test_a_review_sign_alone_keeps_the_plan_and_is_listed(case, flag):
+    if flag == "-":
+        return
+    plain = consult(case).to_dict()
+    report = consult({**case, "red_flags": [{"id": flag, "present": True}]}).to_dict()
+    assert report["triage"]["level"] == plain["triage"]["level"] and flag in report["triage"]["review"]
+    assert report["targets"] == plain["targets"] and not report["plan_withheld"]
 
 
 def _roots(report) -> dict[tuple, float]:
