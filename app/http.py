@@ -141,11 +141,6 @@ def _install_error_handlers(app: FastAPI) -> None:
                   for e in exc.errors()]
         return JSONResponse({"detail": detail, "request_id": rid(request)}, status_code=422)
 
-    @app.exception_handler(UnsupportedMediaType)
-    async def on_media_type(request: Request, exc: UnsupportedMediaType):
-        return JSONResponse({"detail": [_problem_json(p) for p in exc.problems], "request_id": rid(request)},
-                            status_code=415)
-
     @app.exception_handler(AuditError)
     async def on_audit(request: Request, exc: AuditError):
         log.error("audit log failure: %s", exc)
@@ -154,8 +149,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CompensaError)
     async def on_compensa_error(request: Request, exc: CompensaError):
+        status = 415 if isinstance(exc, UnsupportedMediaType) else 422  # a body not declared as JSON, or bad input
         return JSONResponse({"detail": [_problem_json(p) for p in exc.problems], "request_id": rid(request)},
-                            status_code=422)
+                            status_code=status)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception):
