@@ -129,7 +129,7 @@ function buildCase() {
     else data.tests.push({ id, result: select.value, ...side });
   }
   for (const select of form.querySelectorAll("select[name^='flag:']")) {
-    if (select.value) data.red_flags.push({ id: select.name.slice(5), present: select.value === "yes" });
+    if (select.value) data.red_flags.push({ id: select.name.slice(5), present: select.value === "unsure" ? "unsure" : select.value === "yes" });
   }
   for (const box of form.querySelectorAll("input[name^='history:']:checked")) data.history.push(box.name.slice(8));
   return data;
@@ -232,7 +232,7 @@ function notesCell(t) {
 function showTargets(report, caseData) {
   const body = $("targets").querySelector("tbody");
   body.textContent = "";
-  if (report.plan_withheld) body.append(el("tr", {}, el("td", { colspan: "6", text: "Withheld: a red flag is present. Seek medical care first." })));
+  if (report.plan_withheld) body.append(el("tr", {}, el("td", { colspan: "6", text: "Withheld: a red flag is present or unsure. Seek medical care first." })));
   for (const t of report.targets) {
     const where = el("td", {}, t.painful ? el("span", { text: "painful area" }) : el("span", { class: "away-mark", text: "away" }));
     const row = el("tr", { "data-testid": `target-${t.muscle}`, "data-painful": String(t.painful), "data-tentative": String(Boolean(t.tentative)), title: t.because },
@@ -299,11 +299,12 @@ async function init() {
   state.vocab = await (await fetch("/v1/kb/vocabulary")).json();
   $("kb-version").textContent = `Knowledge base: ${state.vocab.kb_version}`;
   const flags = $("flags");
-  const levels = { emergency: 0, urgent: 1 };
+  const levels = { emergency: 0, urgent: 1, review: 2 };
   for (const f of [...state.vocab.red_flag].sort((a, b) => levels[a.level] - levels[b.level] || a.id.localeCompare(b.id))) {
     flags.append(el("label", { class: `flag ${f.level}` }, el("span", { class: "q", text: f.question }),
       el("select", { name: `flag:${f.id}`, "data-testid": `flag-${f.id}`, "aria-label": f.label },
-        el("option", { value: "", text: "not asked" }), el("option", { value: "no", text: "no" }), el("option", { value: "yes", text: "yes" }))));
+        el("option", { value: "", text: "not asked" }), el("option", { value: "no", text: "no" }), el("option", { value: "yes", text: "yes" }),
+        el("option", { value: "unsure", text: "unsure (counts as yes)" }))));
   }
   drawMap($("map-front"), FRONT, "front");
   drawMap($("map-back"), BACK, "back");

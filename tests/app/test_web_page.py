@@ -81,18 +81,19 @@ def test_a_clinician_fills_a_case_and_reads_the_result(server, browser):
     page.close()
 
 
-def test_a_red_flag_turns_the_banner_to_emergency_and_withholds_the_plan(server, browser):
+@pytest.mark.parametrize("answer", ["yes", "unsure"])
+def test_a_red_flag_turns_the_banner_to_emergency_and_withholds_the_plan(server, browser, answer):
     page = browser.new_page()
     page.goto(server + "/")
     page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
-    page.select_option("[data-testid=flag-saddle_anaesthesia]", "yes")
+    page.select_option("[data-testid=flag-saddle_anaesthesia]", answer)
     page.click("[data-testid=zone-back-lower_back]")
     page.click("#submit")
     page.wait_for_selector("#triage[data-level]")
     assert page.get_attribute("#triage", "data-level") == "emergency"
     assert "Withheld" in page.inner_text("#targets")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "web-red-flag.png"))
+    page.screenshot(path=str(ARTIFACTS / f"web-red-flag-{answer}.png"))
     page.close()
 
 
