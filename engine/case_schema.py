@@ -225,39 +225,62 @@ def _where(loc: tuple) -> str:
     return out
 
 
-def _message(error: Any, loc: tuple, data: dict) -> tuple[str, tuple[str, ...]]:
-    """Our wording (and suggestions) for one pydantic error at ``loc`` (tags removed)."""
-    kind, value, field = error["type"], error.get("input"), str(loc[-1]) if loc else ""
-    section = str(loc[0]) if loc else ""
-    if kind == "extra_forbidden":
-        known = ITEM_FIELDS.get(section, ()) if len(loc) > 1 else FIELDS
-        what = "field" if len(loc) > 1 else "case section"
-        return f"unknown {what} {field!r}", closest(field, known, 2)
-    if kind == "missing" and field == "result":
-        test = _term_at(data, loc)
-        return f"test {test!r} needs a result: positive or negative" if test else "missing 'result'", ()
-    if kind == "missing":
+Wording = tuple[str, tuple[str, ...]]
+
+
+def _unknown_field(error: Any, loc: tuple, data: dict) -> Wording:
+    field, section = str(loc[-1]), str(loc[0])
+    known = ITEM_FIELDS.get(section, ()) if len(loc) > 1 else FIELDS
+    what = "field" if len(loc) > 1 else "case section"
+    return f"unknown {what} {field!r}", closest(field, known, 2)
+
+
+def _missing(error: Any, loc: tuple, data: dict) -> Wording:
+    field = str(loc[-1])
+    if field != "result":
         return f"missing {field!r}", ()
-    if field == "side":
-        return "side must be left, right or both", closest(str(value), SIDES, 1)
-    if field == "result":
-        return "result must be positive or negative", closest(str(value), _RESULTS, 1)
-    if kind in ("model_type", "model_attributes_type", "dict_type") or (kind == "string_type" and len(loc) == 2):
-        fields = ", ".join(ITEM_FIELDS.get(section, ()))
-        return f"each {_KIND_WORD.get(section, 'item')} must be a name or a mapping with {fields}", ()
-    if kind == "string_pattern_mismatch":
-        return f"{_KIND_WORD[section]} shorthand is {':'.join(_SHORTHAND_FIELDS[section])}", ()
-    if kind == "list_type":
-        return "must be a list", ()
-    if kind == "too_long" and len(loc) == 1:
-        return f"too many items ({len(value) if isinstance(value, list) else '?'}; at most {MAX_ITEMS})", ()
-    if kind == "string_too_long":
-        return f"text longer than {error.get('ctx', {}).get('max_length', MAX_TERM)} characters", ()
-    if kind == "string_too_short":
-        return "must not be empty", ()
-    if kind == "string_type":
-        return f"expected text, got {type(value).__name__}", ()
-    return error["msg"], ()
+    test = _term_at(data, loc)
+    return (f"test {test!r} needs a result: positive or negative" if test else "missing 'result'"), ()
+
+
+def _not_an_item(error: Any, loc: tuple) -> Wording:
+    section = str(loc[0])
+    fields = ", ".join(ITEM_FIELDS.get(section, ()))
+    return f"each {_KIND_WORD.get(section, 'item')} must be a name or a mapping with {fields}", ()
+
+
+#: pydantic error type -> our wording (the error, its location).
+_BY_KIND: dict[str, Any] = {
+    "model_type": _not_an_item, "model_attributes_type": _not_an_item, "dict_type": _not_an_item,
+    "string_pattern_mismatch": lambda e, loc: (
+        f"{_KIND_WORD[str(loc[0])]} shorthand is {':'.join(_SHORTHAND_FIELDS[str(loc[0])])}", ()),
+    "list_type": lambda e, loc: ("must be a list", ()),
+    "too_long": lambda e, loc: (
+        f"too many items ({len(e['input']) if isinstance(e.get('input'), list) else '?'}; at most {MAX_ITEMS})", ()),
+    "string_too_long": lambda e, loc: (f"text longer than {e.get('ctx', {}).get('max_length', MAX_TERM)} characters", ()),
+    "string_too_short": lambda e, loc: ("must not be empty", ()),
+    "string_type": lambda e, loc: (f"expected text, got {type(e.get('input')).__name__}", ()),
+}
+_CHOICES = {"side": ("side must be left, right or both", SIDES),
+            "result": ("result must be positive or negative", _RESULTS)}
+
+
+def _message(error: Any, loc: tuple, data: dict) -> Wording:
+    """Our wording (and suggestions) for one pydantic error at ``loc`` (tags removed)."""
+    kind, field = error["type"], str(loc[-1]) if loc else ""
+    if kind == "extra_forbidden":
+        return _unknown_field(error, loc, data)
+    if kind == "missing":
+        return _missing(error, loc, data)
+    if field in _CHOICES:
+        message, choices = _CHOICES[field]
+        return message, closest(str(error.get("input")), choices, 1)
+    if kind == "string_type" and len(loc) == 2:
+        kind = "model_type"  # an item that is neither a name nor a mapping
+    if kind == "too_long" and len(loc) != 1:
+        return error["msg"], ()
+    handler = _BY_KIND.get(kind)
+    return handler(error, loc) if handler else (error["msg"], ())
 
 
 def _term_at(data: dict, loc: tuple) -> str:

@@ -177,38 +177,63 @@ def _plan_kind(report) -> str:
     return "tentative" if any(t.tentative for t in report.targets) else "firm"
 
 
+def _found(expected: TargetExpectation, sided: set[tuple], unsided: set[tuple]) -> bool:
+    """Whether an expected target is among the report's (on its side, when the expectation names one)."""
+    return (expected.muscle, expected.action, expected.side) in sided if expected.side else \
+        (expected.muscle, expected.action) in unsided
+
+
+def _target_differences(expect: CaseExpectation, report) -> tuple[list, list]:
+    """Expected targets missing, and must-not targets proposed (in the plan with their exercise given)."""
+    sided, unsided = _target_set(report, True), _target_set(report, False)
+    given_sided, given_unsided = _target_set(report, True, True), _target_set(report, False, True)
+    missing = [t for t in expect.targets if not _found(t, sided, unsided)]
+    harmful = [t for t in expect.not_targets if _found(t, given_sided, given_unsided)]
+    return missing, harmful
+
+
+def _other_differences(expect: CaseExpectation, report, confidence: float) -> list[str]:
+    """What differs in conditions, the confidence ceiling and the kind of plan."""
+    differs = []
+    if expect.conditions_any and not {c.id for c in report.conditions} & set(expect.conditions_any):
+        differs.append(f"conditions {[c.id for c in report.conditions[:3]]}, expected one of {expect.conditions_any}")
+    if expect.max_confidence is not None and confidence > expect.max_confidence:
+        differs.append(f"top root confidence {confidence:.2f} above the ceiling {expect.max_confidence:.2f}")
+    if expect.plan and _plan_kind(report) != expect.plan:
+        differs.append(f"plan {_plan_kind(report)}, expected {expect.plan}")
+    return differs
+
+
 def _check(case: LibraryCase, report) -> tuple[dict, list[str]]:
     """Per-case facts for the scores, and what differed from the expectation."""
     expect = case.expect
     top = [r.id for r in report.root_causes]
+    confidence = report.root_causes[0].confidence if report.root_causes else 0.0
     differs: list[str] = []
     if report.triage.level not in expect.triage:
         differs.append(f"triage {report.triage.level}, expected {' or '.join(expect.triage)}")
     top3 = bool(set(top[:3]) & set(expect.roots_any)) if expect.roots_any else None
     if top3 is False:
         differs.append(f"top roots {top[:3] or 'none'}, expected one of {expect.roots_any}")
-    sided, unsided = _target_set(report, True), _target_set(report, False)
-    missing = [t for t in expect.targets
-               if ((t.muscle, t.action, t.side) not in sided if t.side else (t.muscle, t.action) not in unsided)]
+    missing, harmful = _target_differences(expect, report)
     differs += [f"missing target: {t.action} {t.muscle}" + (f" ({t.side})" if t.side else "") for t in missing]
-    given_sided, given_unsided = _target_set(report, True, True), _target_set(report, False, True)
-    harmful = [t for t in expect.not_targets  # proposed = in the plan with its exercise (not withheld with a caution)
-               if ((t.muscle, t.action, t.side) in given_sided if t.side else (t.muscle, t.action) in given_unsided)]
     differs += [f"harmful target proposed: {t.action} {t.muscle}" for t in harmful]
-    if expect.conditions_any and not {c.id for c in report.conditions} & set(expect.conditions_any):
-        differs.append(f"conditions {[c.id for c in report.conditions[:3]]}, expected one of {expect.conditions_any}")
-    confidence = report.root_causes[0].confidence if report.root_causes else 0.0
-    if expect.max_confidence is not None and confidence > expect.max_confidence:
-        differs.append(f"top root confidence {confidence:.2f} above the ceiling {expect.max_confidence:.2f}")
-    if expect.plan and _plan_kind(report) != expect.plan:
-        differs.append(f"plan {_plan_kind(report)}, expected {expect.plan}")
-    facts = {"top1": (top[:1] and top[0] in expect.roots_any) if expect.roots_any else None, "top3": top3,
+    differs += _other_differences(expect, report, confidence)
+    facts = {"top1": bool(top) and top[0] in expect.roots_any if expect.roots_any else None, "top3": top3,
              "triage_ok": report.triage.level in expect.triage,
              "alarm_expected": any(level in _ALARM for level in expect.triage),
              "alarm_given": report.triage.level in _ALARM and not report.targets,
              "targets_expected": len(expect.targets), "targets_found": len(expect.targets) - len(missing),
              "harmful": len(harmful), "confidence": confidence}
     return facts, differs
+
+
+def _refused_facts(case: LibraryCase) -> dict:
+    """The facts of a case the validator refused: it counts as wrong on everything it expects."""
+    expects_root = False if case.expect.roots_any else None
+    return {"top1": expects_root, "top3": expects_root, "triage_ok": False,
+            "alarm_expected": any(level in _ALARM for level in case.expect.triage), "alarm_given": False,
+            "targets_expected": len(case.expect.targets), "targets_found": 0, "harmful": 0, "confidence": 0.0}
 
 
 #: ``explain(report, root_id) -> text``: how a failure is explained (the CLI passes WHY NOT).
@@ -283,6 +308,34 @@ def _below(scores: Scores, thresholds: dict) -> list[str]:
     return below
 
 
+def _score_case(consultant, case: LibraryCase, explain: Explainer | None) -> tuple[dict, dict | None]:
+    """Consult one library case: its facts for the scores, and its failure record (None when it passed)."""
+    try:
+        report = consultant.consult(case.case)
+    except CaseError as exc:
+        return _refused_facts(case), {"case": case.id, "region": case.region,
+                                      "differs": [f"case not accepted: {exc}"], "explanation": ""}
+    facts, differs = _check(case, report)
+    if not differs:
+        return facts, None
+    return facts, {"case": case.id, "region": case.region, "differs": differs,
+                   "explanation": _explain(case, report, explain)}
+
+
+def _scores(rows: list[tuple[LibraryCase, dict]], failures: list[dict], thresholds: dict) -> Scores:
+    """The library's scores from the per-case facts."""
+    facts = [f for _, f in rows]
+    expected_targets = sum(f["targets_expected"] for f in facts)
+    return Scores(
+        cases=len(rows), top1=_ratio(f["top1"] for f in facts), top3=_ratio(f["top3"] for f in facts),
+        triage_accuracy=_ratio(f["triage_ok"] for f in facts),
+        red_flag_recall=_ratio(f["alarm_given"] for f in facts if f["alarm_expected"]),
+        target_recall=round(sum(f["targets_found"] for f in facts) / expected_targets, 3) if expected_targets else 1.0,
+        harmful_targets=sum(f["harmful"] for f in facts),
+        calibration=_calibration([(f["confidence"], bool(f["top1"])) for f in facts if f["top1"] is not None]),
+        by_region=_by_region(rows), failures=failures, thresholds=thresholds)
+
+
 def evaluate(folder: str | Path | None = None, kb=None, progress: Callable[[int, int], None] | None = None,
              explain: Explainer | None = None) -> Scores:
     """Score ``kb`` (the bundled KB by default) on the cases of ``folder`` (the bundled library by default).
@@ -299,33 +352,12 @@ def evaluate(folder: str | Path | None = None, kb=None, progress: Callable[[int,
     rows: list[tuple[LibraryCase, dict]] = []
     failures: list[dict] = []
     for index, case in enumerate(cases, 1):
-        try:
-            report = consultant.consult(case.case)
-        except CaseError as exc:
-            failures.append({"case": case.id, "region": case.region, "differs": [f"case not accepted: {exc}"],
-                             "explanation": ""})
-            rows.append((case, {"top1": False if case.expect.roots_any else None,
-                                "top3": False if case.expect.roots_any else None, "triage_ok": False,
-                                "alarm_expected": any(lv in _ALARM for lv in case.expect.triage),
-                                "alarm_given": False, "targets_expected": len(case.expect.targets),
-                                "targets_found": 0, "harmful": 0, "confidence": 0.0}))
-            continue
-        facts, differs = _check(case, report)
+        facts, failure = _score_case(consultant, case, explain)
         rows.append((case, facts))
-        if differs:
-            failures.append({"case": case.id, "region": case.region, "differs": differs,
-                             "explanation": _explain(case, report, explain)})
+        if failure:
+            failures.append(failure)
         if progress:
             progress(index, len(cases))
-    facts_only = [f for _, f in rows]
-    expected_targets = sum(f["targets_expected"] for f in facts_only)
-    scores = Scores(
-        cases=len(rows), top1=_ratio(f["top1"] for f in facts_only), top3=_ratio(f["top3"] for f in facts_only),
-        triage_accuracy=_ratio(f["triage_ok"] for f in facts_only),
-        red_flag_recall=_ratio(f["alarm_given"] for f in facts_only if f["alarm_expected"]),
-        target_recall=round(sum(f["targets_found"] for f in facts_only) / expected_targets, 3) if expected_targets else 1.0,
-        harmful_targets=sum(f["harmful"] for f in facts_only),
-        calibration=_calibration([(f["confidence"], bool(f["top1"])) for f in facts_only if f["top1"] is not None]),
-        by_region=_by_region(rows), failures=failures, thresholds=thresholds)
+    scores = _scores(rows, failures, thresholds)
     scores.below = _below(scores, thresholds)
     return scores

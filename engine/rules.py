@@ -76,9 +76,9 @@ def _belief(kb: KnowledgeBase, node: str, strength: float, via: str) -> Emit:
     return Emit("Belief", (("node", node),), strength, via, True)
 
 
-def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
-    """All rules for ``kb``, in a stable order (sorted by id within each family)."""
-    rules: list[RuleSpec] = []
+def _screen_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """One alarm rule per emergency or urgent red flag and alarming answer (present, unsure)."""
+    rules = []
     for flag in sorted(kb.red_flags.values(), key=lambda f: f.id):
         if flag.level == "review":
             continue  # a review sign alone raises suspicion but does not stop the plan (IFOMPT 2020)
@@ -88,6 +88,12 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
                 f"screen:{flag.id}{suffix}", SCREEN_SALIENCE, "Evidence",
                 (("kind", "red_flag"), ("id", flag.id), ("value", answer)),
                 (Emit("Alarm", (("flag", flag.id), ("level", flag.level)), 1.0, f"flag:{flag.id}", False),)))
+    return rules
+
+
+def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
+    """All rules for ``kb``, in a stable order (sorted by id within each family)."""
+    rules: list[RuleSpec] = _screen_rules(kb)
     rules.append(RuleSpec("stop:emergency", STOP_SALIENCE, "Alarm", (("level", "emergency"),), (), halts=True))
 
     for site in sorted(kb.pain_sites):
