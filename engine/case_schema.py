@@ -310,20 +310,8 @@ def problems_from_validation(exc: ValidationError, data: dict) -> list[Problem]:
             value = str(loc[-1])
         elif error["type"] == "too_long" and len(loc) == 1:
             value = None
-        problems.append(Problem(message, where, _printable(value), suggestions))
+        problems.append(Problem(message, where, value, suggestions))  # echoed safely by the HTTP layer (_safe)
     return problems
-
-
-def _printable(value: object) -> object:
-    """A value safe to echo back (JSON-ready, bounded, valid text)."""
-    if isinstance(value, str):
-        text = value.encode("utf-8", "replace").decode("utf-8")
-        return text if len(text) <= 200 else text[:200] + "…"
-    if value is None or isinstance(value, bool) or (isinstance(value, int) and abs(value) < 10**15):
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else repr(value)
-    return repr(value)[:200]
 
 
 def case_json_schema(ref_template: str = "#/$defs/{model}") -> dict:

@@ -21,7 +21,7 @@ from compensa.engine.plan import REFUTED, disagreeing_tests, evidence_words
 from compensa.engine.reasoning import Reasoning
 from compensa.kb.model import KnowledgeBase, in_sentence, muscle_state_id
 
-__all__ = ["screening", "warnings"]
+__all__ = ["warnings"]
 
 _OTHER = {"left": "right", "right": "left"}
 
@@ -30,20 +30,11 @@ def _warning(code: str, message: str, where: str, **extra) -> dict:
     return {"code": code, "message": message, "where": where, **extra}
 
 
-def screening(case: Case, triage: dict) -> str:
-    """``triage["screened"]`` when triage gives it, else none (nothing asked) | partial | complete."""
-    if triage.get("screened"):
-        return triage["screened"]
-    if not case.of_kind("red_flag"):
-        return "none"
-    return "partial" if triage.get("not_screened") else "complete"
-
-
 def _not_screened(kb: KnowledgeBase, case: Case, triage: dict) -> list[dict]:
-    screened = screening(case, triage)
+    screened = triage["screened"]
     if screened == "complete":
         return []
-    questions, general = [dict(q) for q in triage.get("ask", [])], bool(triage.get("general_screening"))
+    questions, general = [dict(q) for q in triage["ask"]], bool(triage["general_screening"])
     if screened == "none":
         message = "Red flags not screened: no red-flag question was answered, so nothing is known to be clear."
     else:

@@ -43,14 +43,15 @@ def screening_list(kb: KnowledgeBase, case: Case) -> tuple[set[str], bool]:
     return general, True
 
 
-def _screening(kb: KnowledgeBase, case: Case) -> tuple[str, list[str]]:
-    """How complete the screening was (none | partial | complete) and the flags not asked, worst first."""
+def _screening(kb: KnowledgeBase, case: Case) -> tuple[str, list[str], bool]:
+    """How complete the screening was (none | partial | complete), the flags not asked (worst first),
+    and whether the list is the general one."""
     asked = {e.id for e in case.of_kind("red_flag")}
-    wanted, _ = screening_list(kb, case)
+    wanted, general = screening_list(kb, case)
     not_asked = _by_severity(kb, wanted - asked)
     if not asked:
-        return "none", not_asked
-    return ("partial" if not_asked else "complete"), not_asked
+        return "none", not_asked, general
+    return ("partial" if not_asked else "complete"), not_asked, general
 
 
 def _alarm_advice(kb: KnowledgeBase, alarming: list[str], unsure: list[str], level: str) -> str:
@@ -97,7 +98,7 @@ def triage(kb: KnowledgeBase, case: Case) -> dict:
     alarming = _by_severity(kb, [f for f in raised if kb.red_flags[f].level in ("emergency", "urgent")])
     review = _by_severity(kb, [f for f in raised if f not in alarming])
     unsure = [f for f in alarming if answers[f] == "unsure"]
-    screened, not_asked = _screening(kb, case)
+    screened, not_asked, general = _screening(kb, case)
     ask = [{"id": f, "label": kb.red_flags[f].label, "question": kb.red_flags[f].question,
             "level": kb.red_flags[f].level} for f in not_asked]
     if alarming:
@@ -113,4 +114,4 @@ def triage(kb: KnowledgeBase, case: Case) -> dict:
                    "it persists, worsens or other warning signs appear.")
     return {"level": level, "red_flags": alarming, "unsure": unsure, "review": review, "advice": advice,
             "screened": screened, "not_screened": not_asked, "ask": ask,
-            "general_screening": screening_list(kb, case)[1]}
+            "general_screening": general}

@@ -35,6 +35,7 @@ class _Checker:
         self.regions = set((read.meta or {}).get("regions") or ())
         self.sources = ids("sources")
         self.muscles = ids("muscles")
+        self._tendencies = {e["id"]: e.get("tendency") for e in self.s["muscles"]}
         self.sites = ids("pain_sites")
         self.roots = ids("roots")
         self.dysfunctions = ids("dysfunctions")
@@ -122,7 +123,7 @@ class _Checker:
 
     def _root_tendencies(self, e: dict, label: str) -> None:
         """A root listing a muscle against its tendency (tight a muscle that tends to weaken) says so in the muscle."""
-        tendency = {m["id"]: m.get("tendency") for m in self.s["muscles"]}
+        tendency = self._tendencies
         for field, against in (("tight", "weak"), ("weak", "tight")):
             for muscle in e[field]:
                 if tendency.get(muscle) == against:
