@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compensa.errors import CaseError, Problem, closest
 from compensa.kb.loader import BUNDLED_KB
+from compensa.engine.plan import evidence_words
 from compensa.engine.reasoning import belief_key
 
 __all__ = ["BUNDLED_CASES", "CaseExpectation", "LibraryCase", "Scores", "check_library", "evaluate", "read_library"]
@@ -248,7 +249,7 @@ def _expected_root_summary(report, root_id: str) -> str:
     cf = report.reasoning.reported_cf(key)
     ranks = [i for i, r in enumerate(report.root_causes, 1) if r.id == root_id]
     influence = report.reasoning.reported_influence(key)
-    words = lambda items: ", ".join(f"{kb.label(k[2])} {k[4]} ({w:+.2f})" for k, w in items) or "none"  # noqa: E731
+    words = lambda items: ", ".join(f"{evidence_words(kb, k)} ({w:+.2f})" for k, w in items) or "none"  # noqa: E731
     against = sorted(((k, w) for k, w in influence.items() if w < 0), key=lambda kv: kv[1])[:4]
     support = sorted(((k, w) for k, w in influence.items() if w > 0), key=lambda kv: -kv[1])[:4]
     place = f"ranked #{ranks[0]}" if ranks else "not ranked"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from compensa.engine.case import Case
 from compensa.engine.reasoning import Reasoning, belief_key
+from compensa.engine.triage import ALARMING
+from compensa.engine.triage import triage as screen
 from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split_muscle_state
 
 __all__ = [
@@ -41,8 +43,6 @@ REVIEW_ADVICE = ("Muscle balance work is deliberately one-sided until the body i
 
 def triage(kb: KnowledgeBase, case: Case) -> dict:
     """The triage block (see :func:`compensa.engine.triage.triage`)."""
-    from compensa.engine.triage import triage as screen
-
     return screen(kb, case)
 
 
@@ -382,8 +382,6 @@ def case_has_alarm(case: Case, kb: KnowledgeBase) -> bool:
     """True when an emergency or urgent red flag was answered present or unsure (no plan is then built).
 
     A ``review`` sign alone keeps the plan: it is listed in ``triage.review``."""
-    from compensa.engine.triage import ALARMING
-
     return any(e.value in ALARMING and kb.red_flags[e.id].level in ("emergency", "urgent")
                for e in case.of_kind("red_flag"))
 

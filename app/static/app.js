@@ -148,20 +148,14 @@ async function post(path, body) {
   return response;
 }
 
-// Screening as the report says it, or (from an older server) worked out from the answers given.
-function screeningOf(report, caseData) {
-  if (report.triage.screened) return report.triage.screened;
-  if (!caseData.red_flags.length) return "none";
-  return report.triage.not_screened && report.triage.not_screened.length ? "partial" : "complete";
+// Screening as the report says it (none | partial | complete; never shown as clear unless complete).
+function screeningOf(report) {
+  return report.triage.screened;
 }
 
-// The red-flag questions not asked: the report's own list, else the vocabulary's question per flag id.
+// The red-flag questions not asked, as triage lists them (the general ones when no site has a list).
 function questionsOf(report) {
-  const warning = (report.warnings || []).find((w) => w.code === "not_screened") || {};
-  if (warning.questions) return { questions: warning.questions, general: Boolean(warning.general) };
-  if (report.triage.ask) return { questions: report.triage.ask, general: false };
-  const byId = new Map(state.vocab.red_flag.map((f) => [f.id, f]));
-  return { questions: (report.triage.not_screened || []).filter((id) => byId.has(id)).map((id) => byId.get(id)), general: false };
+  return { questions: report.triage.ask, general: report.triage.general_screening };
 }
 
 const SCREENING_WORDS = { none: "Red flags not screened", partial: "Red flags partly screened" };
@@ -169,7 +163,7 @@ const SCREENING_WORDS = { none: "Red flags not screened", partial: "Red flags pa
 function showTriage(report, caseData) {
   const triage = $("triage");
   const flagged = report.triage.red_flags.length > 0;
-  const screened = screeningOf(report, caseData);
+  const screened = screeningOf(report);
   const unscreened = !flagged && screened !== "complete";   // never a green "clear" banner
   triage.className = `triage ${report.triage.level}${unscreened ? " unscreened" : ""}`;
   triage.setAttribute("data-level", report.triage.level);
