@@ -8,6 +8,7 @@ The case contract (DESIGN.md)::
     red_flags: [{id, present: true|false|"unsure"}]                 (unlisted = not asked)
     history:   ["runner"]
     diagnoses: ["spondylolisthesis"]
+    age: 38   sex: female | male   onset: sudden | gradual   duration_weeks: 6
 
 The shape (types, allowed values, unknown fields; no coercion) is checked by the one pydantic model
 of :mod:`compensa.engine.case_schema`; this module resolves the terms against the KB vocabulary.
@@ -22,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any
 from pathlib import Path
 
-from compensa.engine.case_schema import ITEM_FIELDS, MAX_ITEMS, SECTIONS, CaseInput, validate_shape
+from compensa.engine.case_schema import CONTEXT_FIELDS, ITEM_FIELDS, MAX_ITEMS, SECTIONS, CaseInput, validate_shape
 from compensa.errors import CaseError, Problem
 from compensa.kb.yamlsource import load_case_file_data
 from compensa.kb.vocabulary import Vocabulary
 
-__all__ = ["Case", "EvidenceItem", "MAX_ITEMS", "case_from_flags", "parse_case", "read_case_file"]
+__all__ = ["Case", "Context", "EvidenceItem", "onset_history", "MAX_ITEMS", "case_from_flags", "parse_case", "read_case_file"]
 
 _KIND_WORD = {"pain": "pain site", "finding": "finding", "test": "test", "red_flag": "red flag",
               "history": "history item", "diagnosis": "diagnosis (condition)"}
@@ -55,12 +56,44 @@ class EvidenceItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Context:
+    """The person and the story: age, sex, onset and duration (each ``None`` when not given)."""
+
+    age: int | None = None
+    sex: str | None = None
+    onset: str | None = None
+    duration_weeks: int | None = None
+
+    def facts(self) -> list[dict[str, str]]:
+        """Evidence facts the criteria read: ``age``/``years`` (value: the number as text) and ``sex``/<sex>."""
+        out = []
+        if self.age is not None:
+            out.append({"kind": "age", "id": "years", "side": "", "value": str(self.age)})
+        if self.sex:
+            out.append({"kind": "sex", "id": self.sex, "side": "", "value": "present"})
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in CONTEXT_FIELDS if getattr(self, k) is not None}
+
+
+def onset_history(onset: str | None) -> str:
+    """The history item a case's ``onset`` is read as (``gradual`` -> ``gradual_onset``)."""
+    return f"{onset}_onset" if onset else ""
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
-    """A validated case: evidence items in canonical (sorted) order, plus optional name and notes."""
+    """A validated case: evidence items in canonical (sorted) order, the context, name and notes."""
 
     evidence: tuple[EvidenceItem, ...]
     name: str = ""
     notes: str = ""
+    context: Context = Context()
+
+    def facts(self) -> list[dict[str, str]]:
+        """Every working-memory ``Evidence`` fact of the case (items, then context)."""
+        return [e.fact() for e in self.evidence] + self.context.facts()
 
     def of_kind(self, kind: str) -> tuple[EvidenceItem, ...]:
         return tuple(e for e in self.evidence if e.kind == kind)
@@ -68,9 +101,12 @@ class Case:
     def to_dict(self) -> dict[str, object]:
         """The case in canonical contract form (ids, explicit sides and results)."""
         out: dict[str, object] = {}
+        from_onset = onset_history(self.context.onset)
         for section, kind in SECTIONS.items():
             items = []
             for e in self.of_kind(kind):
+                if kind == "history" and e.id == from_onset:
+                    continue  # echoed as `onset`
                 item: dict[str, object]
                 if kind == "pain":
                     item = {"site": e.id}
@@ -85,6 +121,7 @@ class Case:
                 items.append(item)
             if items:
                 out[section] = items
+        out.update(self.context.to_dict())
         if self.name:
             out["name"] = self.name
         return out
@@ -142,10 +179,14 @@ class _Resolver:
         for section, kind in SECTIONS.items():
             for index, item in enumerate(getattr(shape, section)):
                 self.item(section, kind, item, f"{section}[{index}]")
+        history = onset_history(shape.onset)
+        if history and history in self.vocab.kb.history:  # a KB without the item still reads the onset field
+            self.add("history", history, ("",), "present", "onset")
         if self.problems:
             raise CaseError(self.problems)
         evidence = tuple(sorted(EvidenceItem(k, i, s, v) for (k, i, s), (v, _) in self.items.items()))
-        return Case(evidence, shape.name or "", shape.notes or "")
+        context = Context(shape.age, shape.sex, shape.onset, shape.duration_weeks)
+        return Case(evidence, shape.name or "", shape.notes or "", context)
 
 
 _SIDE_EXPANSION = {None: ("",), "left": ("left",), "right": ("right",), "both": ("left", "right")}

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainValidator, StrictStr,
+    AfterValidator, BaseModel, ConfigDict, Discriminator, Field, PlainValidator, StrictInt, StrictStr,
     Tag, ValidationError, field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 from compensa.errors import Problem, closest
 
 __all__ = [
-    "CaseInput", "FIELDS", "ITEM_FIELDS", "MAX_ITEMS", "MAX_NOTE", "MAX_TERM", "SECTIONS", "SIDES",
+    "CONTEXT_FIELDS", "CaseInput", "FIELDS", "ITEM_FIELDS", "MAX_ITEMS", "MAX_NOTE", "MAX_TERM", "SECTIONS", "SIDES",
     "case_json_schema", "problems_from_validation", "validate_shape",
 ]
 
@@ -44,8 +44,10 @@ SECTIONS = {"pain": "pain", "findings": "finding", "tests": "test", "red_flags":
 #: Case section -> the fields of one of its items, the term field first.
 ITEM_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side", "present"), "tests": ("id", "result", "side"),
                "red_flags": ("id", "present"), "history": ("id", "present"), "diagnoses": ("id", "side")}
+#: The person and the story: scalar fields of a case (read by criteria; onset also as history).
+CONTEXT_FIELDS = ("age", "sex", "onset", "duration_weeks")
 #: Every top-level field of a case.
-FIELDS = (*SECTIONS, "name", "notes")
+FIELDS = (*SECTIONS, *CONTEXT_FIELDS, "name", "notes")
 _SHORTHAND_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side"), "tests": ("id", "result", "side"),
                      "red_flags": ("id",), "history": ("id",), "diagnoses": ("id", "side")}
 _KIND_WORD = {"pain": "pain site", "findings": "finding", "tests": "test", "red_flags": "red flag",
@@ -162,6 +164,11 @@ class CaseInput(BaseModel):
         default_factory=list, max_length=MAX_ITEMS, description="Context: activities, habits, prior injuries.")
     diagnoses: _items(DiagnosisItem, "id or id:side") = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=MAX_ITEMS, description="Conditions already diagnosed.")
+    age: Optional[StrictInt] = Field(None, ge=0, le=130, description="Age in whole years.", examples=[38])
+    sex: Optional[Literal["female", "male"]] = Field(None, description="female or male.")
+    onset: Optional[Literal["sudden", "gradual"]] = Field(
+        None, description="sudden: an injury from one event (a rolled ankle); gradual: built up over months.")
+    duration_weeks: Optional[StrictInt] = Field(None, ge=0, le=5200, description="How long it has hurt, in weeks.")
     name: Optional[Note] = Field(None, description="A label for the case (echoed, not used).")
     notes: Optional[Note] = Field(None, description="Free text (never logged, not used).")
 
@@ -202,7 +209,7 @@ def validate_shape(data: object) -> tuple[CaseInput, list[Problem]]:
 
 
 def _well_formed_part(data: dict, bad: set[str]) -> CaseInput:
-    kept: dict[str, object] = {}
+    kept: dict[str, object] = {k: data[k] for k in CONTEXT_FIELDS if k in data and k not in bad}
     for section in SECTIONS:
         items = data.get(section)
         if section in bad or not isinstance(items, list):
@@ -260,8 +267,13 @@ _BY_KIND: dict[str, Any] = {
     "string_too_long": lambda e, loc: (f"text longer than {e.get('ctx', {}).get('max_length', MAX_TERM)} characters", ()),
     "string_too_short": lambda e, loc: ("must not be empty", ()),
     "string_type": lambda e, loc: (f"expected text, got {type(e.get('input')).__name__}", ()),
+    "int_type": lambda e, loc: (f"expected a whole number, got {type(e.get('input')).__name__}", ()),
+    "greater_than_equal": lambda e, loc: (f"must be at least {e.get('ctx', {}).get('ge')}", ()),
+    "less_than_equal": lambda e, loc: (f"must be at most {e.get('ctx', {}).get('le')}", ()),
 }
 _CHOICES = {"side": ("side must be left, right or both", SIDES),
+            "sex": ("sex must be female or male", ("female", "male")),
+            "onset": ("onset must be sudden or gradual", ("sudden", "gradual")),
             "result": ("result must be positive or negative", _RESULTS)}
 
 

@@ -30,20 +30,19 @@ class Consultant:
     def consult(self, case: object) -> Report:
         """Run one consultation on a raw case dict (or a parsed :class:`Case`)."""
         parsed = self.parse(case)
-        run = self.compiled.run([e.fact() for e in parsed.evidence])
+        run = self.compiled.run(parsed.facts())
         reasoning = Reasoning(self.kb, run)
         return build_report(self.kb, parsed, reasoning)
 
     def triage(self, case: object) -> dict:
         """Only the red-flag triage of a case (no inference beyond screening)."""
-        from compensa.engine.report_model import Triage
-
-        return Triage.model_validate(plan.triage(self.kb, self.parse(case))).model_dump(mode="json")
+        return self.consult(case).to_dict()["triage"]  # a run is needed: red-flag clusters are rules
 
 
 def _evidence_view(kb: KnowledgeBase, key: tuple, influence: float) -> dict:
     _, kind, id_, side, value = key
-    out = {"kind": kind, "id": id_, "value": value, "label": kb.label(id_), "weight": round(influence, 3)}
+    out = {"kind": kind, "id": id_, "value": value, "label": kb.evidence_label(kind, id_, value),
+           "weight": round(influence, 3)}
     if side:
         out["side"] = side
     return out
@@ -89,18 +88,31 @@ def _condition_views(kb: KnowledgeBase, reasoning: Reasoning) -> list[dict]:
     return conditions
 
 
+def _criteria_views(kb: KnowledgeBase, reasoning: Reasoning) -> list[dict]:
+    """The criteria the case met, red-flag clusters first, each with the evidence that met it."""
+    out = []
+    for key in reasoning.criteria:
+        criterion = kb.criteria[key[1]]
+        evidence = sorted({s.premise for s in reasoning.by_conclusion[key]})
+        met_by = [{k: v for k, v in _evidence_view(kb, ev, 1.0).items() if k != "weight"} for ev in evidence]
+        out.append({"id": criterion.id, "label": criterion.label, "side": key[2] or None, "met_by": met_by,
+                    "alarm": criterion.alarm or None, "advice": criterion.advice or None, "source": criterion.source})
+    return sorted(out, key=lambda c: (c["alarm"] is None, c["id"], c["side"] or ""))
+
+
 def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
     """Assemble the report from a parsed case and the reasoning of its run (warnings last: they read the rest)."""
     roots = [_root_view(kb, case, reasoning, key, cf) for key, cf in plan.rank(reasoning, "root")]
     dysfunctions = [{"id": k[1], "label": kb.label(k[1]), "side": k[2] or None, "confidence": round(cf, 3)}
                     for k, cf in plan.rank(reasoning, "dysfunction")]
     conditions = _condition_views(kb, reasoning)
-    triage = plan.medical_review(kb, reasoning, plan.triage(kb, case))
+    triage = plan.medical_review(kb, reasoning, plan.triage(kb, case, reasoning))
     targets = plan.targets(kb, reasoning, case)
     nexts = plan.next_assessments(kb, reasoning, case)
     warnings = caveats.warnings(kb, reasoning, case, triage, roots, targets)
     return Report.build(kb, case, reasoning, triage=triage, root_causes=roots, dysfunctions=dysfunctions,
-                        conditions=conditions, targets=targets, next_assessments=nexts, warnings=warnings)
+                        conditions=conditions, targets=targets, next_assessments=nexts, warnings=warnings,
+                        criteria=_criteria_views(kb, reasoning))
 
 
 _cache: dict[int, Consultant] = {}

@@ -26,7 +26,7 @@ import importlib.metadata
 import logging
 
 __all__ = [
-    "AS", "PRIVATE_API", "CompiledEngine", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher",
+    "AS", "L", "MATCH", "P", "PRIVATE_API", "CompiledEngine", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher",
     "Rule", "fact_classes",
 ]
 
@@ -47,7 +47,7 @@ if _frozendict_needs_aliases():  # pragma: no cover - exercised by the pip-insta
 _root = logging.getLogger()
 _handlers_before = list(_root.handlers)
 try:
-    from experta import AS, NOT, Fact, KnowledgeEngine, Rule
+    from experta import AS, MATCH, NOT, P, Fact, KnowledgeEngine, Rule
     from experta.matchers.rete import ReteMatcher
     from experta.matchers.rete.abstract import Node
     from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck

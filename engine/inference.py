@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 
 from compensa.engine import experta_runtime as rt
-from compensa.engine.rules import RuleSpec, compile_rules
+from compensa.engine.rules import Clause, JoinSpec, RuleSpec, compile_joins, compile_rules
 from compensa.facts import FACT_TYPES
 from compensa.kb.model import KnowledgeBase
 
@@ -45,6 +45,14 @@ class Run:
     halted: bool
 
 
+def _in_range(value: object, at_least: int, below: int) -> bool:
+    """Whether an evidence value (a number written as text, e.g. an age) lies in ``[at_least, below)``."""
+    if not isinstance(value, str) or not value.isdigit():
+        return False
+    number = int(value)
+    return (at_least < 0 or number >= at_least) and (below < 0 or number < below)
+
+
 def _method_name(index: int, rule_id: str) -> str:
     return f"r{index:04d}_" + re.sub(r"[^0-9a-zA-Z_]", "_", rule_id)
 
@@ -62,8 +70,11 @@ class CompiledKB:
         self._created = 0
         self._create_lock = threading.Lock()
         self.rules: tuple[RuleSpec, ...] = compile_rules(kb)
+        self.joins: tuple[JoinSpec, ...] = compile_joins(kb)
         self.classes = rt.fact_classes(t for t in FACT_TYPES.values() if t.name != "Target")
         body = {_method_name(i, spec.id): self._make_rule(spec) for i, spec in enumerate(self.rules)}
+        offset = len(self.rules)
+        body.update({_method_name(offset + i, spec.id): self._make_join(spec) for i, spec in enumerate(self.joins)})
         body["__matcher__"] = matcher or rt.DispatchReteMatcher
         self.engine_class = type("CompiledCompensaKB", (rt.CompiledEngine,), body)
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
@@ -105,6 +116,46 @@ class CompiledKB:
             if spec.halts:
                 engine.halted = True
                 engine.halt()
+
+        fire.__name__ = spec.id
+        return rt.Rule(*lhs, salience=spec.salience)(fire)
+
+    def _pattern(self, clause: Clause, bind: str | None):
+        """The experta pattern of one clause (bound to the fact variable ``bind`` when given)."""
+        fields: dict[str, object] = dict(clause.match)
+        if clause.at_least >= 0 or clause.below >= 0:
+            low, high = clause.at_least, clause.below
+            fields["value"] = rt.P(lambda v: _in_range(v, low, high))
+        elif len(clause.values) == 1:
+            fields["value"] = clause.values[0]
+        else:
+            constraint = rt.L(clause.values[0])
+            for value in clause.values[1:]:
+                constraint = constraint | rt.L(value)
+            fields["value"] = constraint
+        if clause.bind_side:
+            fields["side"] = rt.MATCH.side
+        pattern = self.classes["Evidence"](**fields)
+        return getattr(rt.AS, bind) << pattern if bind else pattern
+
+    def _make_join(self, spec: JoinSpec):
+        """A rule joining one Evidence fact per clause; it declares the criterion, justified by each."""
+        names = [f"f{i}" for i in range(len(spec.clauses))]
+        lhs = [self._pattern(c, n) for c, n in zip(spec.clauses, names)]
+        lhs += [rt.NOT(self._pattern(c, None)) for c in spec.excluded]
+        criterion_cls = self.classes["Criterion"]
+        evidence_type, criterion_type = FACT_TYPES["Evidence"], FACT_TYPES["Criterion"]
+        via = f"criterion:{spec.criterion}"
+
+        def fire(engine, **bound):
+            engine.fired.append(spec.id)
+            values = {"id": spec.criterion, "side": bound.get("side", "") if spec.sided else ""}
+            key = criterion_type.key(values)
+            for name in names:
+                engine.supports.append(Support(key, evidence_type.key(bound[name]), spec.id, via, 1.0))
+            if key not in engine.declared:
+                engine.declared.add(key)
+                engine.declare(criterion_cls(**values))
 
         fire.__name__ = spec.id
         return rt.Rule(*lhs, salience=spec.salience)(fire)

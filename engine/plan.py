@@ -13,7 +13,7 @@ from compensa.engine.triage import triage as screen
 from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split_muscle_state
 
 __all__ = [
-    "CAUTION_MIN", "CAUTION_NOTE_MIN", "MEDICAL_REVIEW_MIN", "REFUTED", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN",
+    "CAUTION_MIN", "CAUTION_NOTE_MIN", "alarm_clusters", "MEDICAL_REVIEW_MIN", "REFUTED", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN",
     "TARGET_ROOTS", "confirming_assessments", "disagreeing_tests", "evidence_words", "medical_review",
     "next_assessments", "rank", "root_signs", "targets", "triage",
 ]
@@ -41,9 +41,14 @@ REVIEW_ADVICE = ("Muscle balance work is deliberately one-sided until the body i
                  "pain has eased, return to normal activity and review posture and muscle balance about every "
                  "6 months to catch new imbalances early.")
 
-def triage(kb: KnowledgeBase, case: Case) -> dict:
-    """The triage block (see :func:`compensa.engine.triage.triage`)."""
-    return screen(kb, case)
+def triage(kb: KnowledgeBase, case: Case, reasoning: Reasoning | None = None) -> dict:
+    """The triage block (see :func:`compensa.engine.triage.triage`), with the red-flag clusters the run met."""
+    return screen(kb, case, alarm_clusters(kb, reasoning) if reasoning is not None else ())
+
+
+def alarm_clusters(kb: KnowledgeBase, reasoning: Reasoning) -> tuple[str, ...]:
+    """The criteria met in the run that raise an alarm (red-flag clusters)."""
+    return tuple(sorted({key[1] for key in reasoning.alarms if key[1] in kb.criteria}))
 
 
 def rank(reasoning: Reasoning, kind: str, minimum: float = REPORT_MIN) -> list[tuple[tuple, float]]:
@@ -336,8 +341,8 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
     A muscle a test argued against (without refuting it) stays, tentative, with ``disagreement``
     saying which test and how much (see :class:`_Planner`).
     """
-    if case_has_alarm(case, kb):
-        return []
+    if case_has_alarm(case, kb) or reasoning.alarms:
+        return []  # a red flag, or a red-flag cluster met in the run
     planner = _Planner(kb, reasoning, case)
     for root_key, cf in _choose_roots(reasoning):
         root = kb.roots[root_key[1]]

@@ -18,6 +18,10 @@ from compensa.kb.model import KnowledgeBase
 
 __all__ = ["Contribution", "Reasoning", "belief_key", "evidence_key"]
 
+#: Premise kinds read as given (certain) rather than derived: case evidence, and a met criterion
+#: (whose members are all case evidence), so they propagate without EMYCIN's 0.2 threshold.
+_GIVEN = ("Evidence", "Criterion")
+
 
 def belief_key(node: str, side: str = "") -> tuple:
     """The working-memory key of a belief."""
@@ -76,9 +80,12 @@ class Reasoning:
         parts = []
         for s in self.by_conclusion.get(key, ()):
             premise_cf = self.cf(s.premise, _visiting | {key})
-            value = contribution(premise_cf, s.strength, self.kind(s.premise), s.premise[0] == "Evidence")
+            value = contribution(premise_cf, s.strength, self.kind(s.premise), s.premise[0] in _GIVEN)
             parts.append(Contribution(s, premise_cf, value))
-        result = round(combine(p.value for p in parts), 6)
+        if key[0] == "Criterion":  # a conjunction of its members' evidence: EMYCIN's AND is the minimum
+            result = round(min((p.value for p in parts), default=0.0), 6)
+        else:
+            result = round(combine(p.value for p in parts), 6)
         self._cf[key] = result
         self._contributions[key] = tuple(parts)
         return result
@@ -87,6 +94,16 @@ class Reasoning:
         """The evaluated supports of a belief (empty for evidence)."""
         self.cf(key)
         return self._contributions.get(key, ())
+
+    @cached_property
+    def criteria(self) -> tuple[tuple, ...]:
+        """The criteria met in this run (``("Criterion", id, side)`` keys), in canonical order."""
+        return tuple(sorted(k for k in self.by_conclusion if k[0] == "Criterion"))
+
+    @cached_property
+    def alarms(self) -> tuple[tuple, ...]:
+        """Alarms raised in the run (``("Alarm", flag, level)``): red flags and red-flag clusters."""
+        return tuple(sorted(k for k in self.by_conclusion if k[0] == "Alarm"))
 
     @cached_property
     def instances(self) -> dict[str, tuple[tuple, ...]]:

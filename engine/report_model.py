@@ -39,6 +39,9 @@ class Triage(_Record):
     red_flags: list[str] = Field(description="Red flags present or answered unsure, most severe first.")
     unsure: list[str] = Field(default_factory=list, description="Red flags answered 'unsure' (treated as present).")
     review: list[str] = Field(default_factory=list, description="Review signs raised (they keep the plan).")
+    clusters: list[str] = Field(default_factory=list, description=(
+        "Red-flag clusters met (KB criteria, e.g. cancer with a new neurological deficit): they set the level "
+        "and withhold the plan like a red flag."))
     advice: str
     screened: Literal["none", "partial", "complete"] = Field(
         description="Whether the pain sites' screening questions were asked; none or partial is never clear.")
@@ -180,6 +183,26 @@ class ReportWarning(_Record):
     tests: Optional[list[DisagreeingTest]] = None
 
 
+class MetBy(_Record):
+    kind: str
+    id: str
+    value: str
+    side: Side = None
+    label: str
+
+
+class CriterionMet(_Record):
+    """A KB criterion (all-of / k-of-n / none-of cluster or decision rule) met by the case."""
+
+    id: str = Field(examples=["laslett_sij_cluster"])
+    label: str
+    side: Side = None
+    met_by: list[MetBy] = Field(description="The case evidence that met it (every member the joined rules used).")
+    alarm: Optional[Literal["emergency", "urgent"]] = Field(None, description="Set when it is a red-flag cluster.")
+    advice: Optional[str] = None
+    source: str
+
+
 class EngineInfo(_Record):
     rules_fired: int
     halted: bool
@@ -200,6 +223,7 @@ class ReportData(_Record):
     conditions: list[Ranked]
     targets: list[Target] = Field(description="Empty whenever a red flag is present or unsure.")
     next_assessments: list[NextAssessment]
+    criteria: list[CriterionMet] = Field(default_factory=list, description="KB criteria the case met, alarms first.")
     warnings: list[ReportWarning] = Field(description="Every caveat of the report, most important first.")
     review_advice: Optional[str] = None
     case: dict = Field(description="The case as understood (canonical ids, explicit sides and results).")

@@ -15,19 +15,27 @@ diagnosis:<id>     Evidence(kind=diagnosis, id=<condition>)                Belie
 explain:<node>     Belief(node=<dysfunction or condition>)                 Belief(cause) per chain link
 member:<state>     Belief(node=tight:<m> / weak:<m>)                       Belief(root) per root listing it
 plan:<root>        Belief(node=<root>) and no Alarm                        Plan(root); Target per muscle
+join:<crit>:<i..>  one Evidence per member in the subset (same side bound   Criterion(id, side)
+                   when the criterion says so), and NOT each excluded one
+criterion:<crit>   Criterion(id=<crit>)                                    Belief per effect; Alarm
 =================  =====================================================  =========================
 
-Salience: red-flag screening 100, the emergency stop 90, everything else 0 (ranking happens after
-the run, so the order of equal-salience rules never matters).
+A criterion (``kb/data/criteria.yaml``: all-of, k-of-n, none-of, optionally on one side) is the one
+exception to "one pattern per rule": it compiles to real joins, one rule per k-subset of its members
+(lint bounds the count), each joining its members' evidence facts on a shared side variable.
+
+Salience: red-flag screening (and criteria that raise an alarm) 100, the emergency stop 90, everything
+else 0 (ranking happens after the run, so the order of equal-salience rules never matters).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
-from compensa.kb.model import KnowledgeBase, muscle_state_id
+from compensa.kb.model import Criterion, KnowledgeBase, Member, muscle_state_id
 
-__all__ = ["DIAGNOSIS_STRENGTH", "Emit", "RuleSpec", "compile_rules"]
+__all__ = ["DIAGNOSIS_STRENGTH", "Clause", "Emit", "JoinSpec", "RuleSpec", "compile_joins", "compile_rules"]
 
 #: Belief given to a condition the case says is already diagnosed.
 DIAGNOSIS_STRENGTH = 0.9
@@ -68,6 +76,71 @@ class RuleSpec:
     halts: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Clause:
+    """One Evidence pattern of a joined rule.
+
+    ``match`` holds the constant fields (kind, id); ``values`` the values that satisfy it (one is a
+    constant, several an OR); ``at_least``/``below`` a numeric test of the value instead (age);
+    ``bind_side`` joins the pattern's side with the rule's other sided patterns.
+    """
+
+    match: tuple[tuple[str, object], ...]
+    values: tuple[str, ...]
+    at_least: int = -1
+    below: int = -1
+    bind_side: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JoinSpec:
+    """A joined rule: every clause matched (sides joined when asked), no excluded clause matched;
+    declares ``Criterion(id=criterion, side)`` justified by each matched evidence fact."""
+
+    id: str
+    salience: int
+    criterion: str
+    clauses: tuple[Clause, ...]
+    excluded: tuple[Clause, ...]
+    sided: bool
+
+
+def _clause(member: Member, bind_side: bool) -> Clause:
+    return Clause((("kind", member.kind), ("id", member.id)), member.values, member.at_least, member.below,
+                  bind_side and member.sided)
+
+
+def _joins(criterion: Criterion) -> list[JoinSpec]:
+    salience = SCREEN_SALIENCE if criterion.alarm else 0
+    excluded = tuple(_clause(m, False) for m in criterion.excluded)  # excluded on any side
+    required = tuple(_clause(m, criterion.same_side) for m in criterion.required)
+    out = []
+    for subset in combinations(range(len(criterion.members)), criterion.need):
+        clauses = required + tuple(_clause(criterion.members[i], criterion.same_side) for i in subset)
+        out.append(JoinSpec(f"join:{criterion.id}:{'+'.join(map(str, subset))}", salience, criterion.id, clauses,
+                            excluded, criterion.same_side))
+    return out
+
+
+def compile_joins(kb: KnowledgeBase) -> tuple[JoinSpec, ...]:
+    """The joined rules of every criterion, in a stable order."""
+    return tuple(j for c in sorted(kb.criteria.values(), key=lambda c: c.id) for j in _joins(c))
+
+
+def _criterion_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """What each met criterion concludes: its effects (like a test result) and its alarm."""
+    rules = []
+    for criterion in sorted(kb.criteria.values(), key=lambda c: c.id):
+        via = f"criterion:{criterion.id}"
+        emits = tuple(_belief(kb, e.target, e.strength, via) for e in criterion.effects)
+        if criterion.alarm:
+            emits += (Emit("Alarm", (("flag", criterion.id), ("level", criterion.alarm)), 1.0, via, False),)
+        if emits:
+            rules.append(RuleSpec(f"criterion:{criterion.id}", SCREEN_SALIENCE if criterion.alarm else 0, "Criterion",
+                                  (("id", criterion.id),), emits))
+    return rules
+
+
 #: Red-flag answers that raise the alarm: present, and unsure (never read an unsure answer as clear).
 ALARMING_ANSWERS = ("present", "unsure")
 
@@ -93,7 +166,7 @@ def _screen_rules(kb: KnowledgeBase) -> list[RuleSpec]:
 
 def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
     """All rules for ``kb``, in a stable order (sorted by id within each family)."""
-    rules: list[RuleSpec] = _screen_rules(kb)
+    rules: list[RuleSpec] = _screen_rules(kb) + _criterion_rules(kb)
     rules.append(RuleSpec("stop:emergency", STOP_SALIENCE, "Alarm", (("level", "emergency"),), (), halts=True))
 
     for site in sorted(kb.pain_sites):

@@ -55,11 +55,12 @@ def _screening(kb: KnowledgeBase, case: Case) -> tuple[str, list[str], bool]:
 
 
 def _alarm_advice(kb: KnowledgeBase, alarming: list[str], unsure: list[str], level: str) -> str:
-    advice = " ".join(dict.fromkeys(kb.red_flags[f].advice for f in alarming if kb.red_flags[f].level == level))
+    parts = list(dict.fromkeys(kb.red_flags[f].advice for f in alarming if kb.red_flags[f].level == level))
     if unsure:
         names = ", ".join(in_sentence(kb.red_flags[f].label) for f in unsure)
-        advice += f" Answered 'unsure' (treated as present until a clinician has checked): {names}."
-    return advice + " The exercise plan is withheld: do not start it until a doctor has assessed these symptoms."
+        parts.append(f"Answered 'unsure' (treated as present until a clinician has checked): {names}.")
+    parts.append("The exercise plan is withheld: do not start it until a doctor has assessed these symptoms.")
+    return " ".join(parts)
 
 
 def _clear_advice(kb: KnowledgeBase, case: Case, screened: str, not_asked: list[str]) -> str:
@@ -84,7 +85,16 @@ def _clear_advice(kb: KnowledgeBase, case: Case, screened: str, not_asked: list[
     return advice.strip()
 
 
-def triage(kb: KnowledgeBase, case: Case) -> dict:
+def _cluster_advice(kb: KnowledgeBase, clusters: list[str]) -> str:
+    return " ".join(kb.criteria[c].advice or f"{kb.criteria[c].label}." for c in clusters)
+
+
+def _level(kb: KnowledgeBase, alarming: list[str], clusters: list[str]) -> str:
+    levels = [kb.red_flags[f].level for f in alarming] + [kb.criteria[c].alarm for c in clusters]
+    return min(levels, key=lambda level: LEVEL_ORDER[level])
+
+
+def triage(kb: KnowledgeBase, case: Case, clusters: tuple[str, ...] = ()) -> dict:
     """The triage block of a report.
 
     Keys: ``level`` (emergency | urgent | routine | self_care), ``red_flags`` (present or unsure,
@@ -92,7 +102,9 @@ def triage(kb: KnowledgeBase, case: Case) -> dict:
     plan), ``advice``, ``screened`` (none | partial |
     complete), ``not_screened`` (ids worth asking for these pain sites, not asked, worst first) and
     ``ask`` (the same with their questions and levels, for a page or an interview to ask), and
-    ``general_screening`` (true when the list is the general one: no pain site had its own)."""
+    ``general_screening`` (true when the list is the general one: no pain site had its own), and
+    ``clusters``: the KB criteria met that raise an alarm (``clusters`` given by the run: red-flag
+    clusters such as cancer with a new deficit), which set the level like a flag of theirs would."""
     answers = {e.id: e.value for e in case.of_kind("red_flag")}
     raised = [f for f, v in answers.items() if v in ALARMING]
     alarming = _by_severity(kb, [f for f in raised if kb.red_flags[f].level in ("emergency", "urgent")])
@@ -101,17 +113,23 @@ def triage(kb: KnowledgeBase, case: Case) -> dict:
     screened, not_asked, general = _screening(kb, case)
     ask = [{"id": f, "label": kb.red_flags[f].label, "question": kb.red_flags[f].question,
             "level": kb.red_flags[f].level} for f in not_asked]
-    if alarming:
-        level = kb.red_flags[alarming[0]].level
+    clusters_met = sorted(set(clusters), key=lambda c: (LEVEL_ORDER[kb.criteria[c].alarm], c))
+    if alarming or clusters_met:
+        level = _level(kb, alarming, clusters_met)
         advice = _alarm_advice(kb, alarming, unsure, level)
+        if clusters_met:
+            advice = (_cluster_advice(kb, clusters_met) + " " + advice).strip()
     else:
         level = "routine" if case.of_kind("pain") or case.of_kind("diagnosis") else "self_care"
         advice = _clear_advice(kb, case, screened, not_asked)
-    if review:
+    if review and clusters_met:  # "not specific on its own" would contradict the cluster they met
+        names = ", ".join(in_sentence(kb.red_flags[f].label) for f in review)
+        advice += f" Review sign{'s' if len(review) > 1 else ''} raised: {names}."
+    elif review:
         names = ", ".join(in_sentence(kb.red_flags[f].label) for f in review)
         advice += (f" Review sign{'s' if len(review) > 1 else ''}: {names}. On its own this raises suspicion but is not "
                    "specific (IFOMPT 2020): monitor it, ask the screening questions again at each visit, and refer if "
                    "it persists, worsens or other warning signs appear.")
     return {"level": level, "red_flags": alarming, "unsure": unsure, "review": review, "advice": advice,
             "screened": screened, "not_screened": not_asked, "ask": ask,
-            "general_screening": general}
+            "general_screening": general, "clusters": clusters_met}

@@ -4,6 +4,6 @@ These are plain declarations (name, fields, meaning); the engine turns each into
 ``Fact`` class, so experta stays imported in one place.
 """
 
-from compensa.facts.types import ALARM, BELIEF, EVIDENCE, FACT_TYPES, PLAN, TARGET, FactType
+from compensa.facts.types import ALARM, BELIEF, CRITERION, EVIDENCE, FACT_TYPES, PLAN, TARGET, FactType
 
-__all__ = ["ALARM", "BELIEF", "EVIDENCE", "FACT_TYPES", "PLAN", "TARGET", "FactType"]
+__all__ = ["ALARM", "BELIEF", "CRITERION", "EVIDENCE", "FACT_TYPES", "PLAN", "TARGET", "FactType"]

@@ -6,6 +6,8 @@
 * ``Belief`` — a hypothesis reached from evidence: a chain node (condition, dysfunction, root, or a
   muscle state such as ``tight:iliopsoas``) on a side. Rules only add beliefs; how strongly each is
   held is computed after the run from the recorded supports.
+* ``Criterion`` — a KB criterion (a cluster such as Laslett's 3 of 5 SIJ tests) was met on a side:
+  its members' evidence, joined in one rule, justify it; it then supports beliefs like a test.
 * ``Alarm`` — a red flag that is present, with its triage level.
 * ``Plan`` — the exercise plan of a root imbalance on a side was drawn up (no red flag stopped it).
   Its muscles (what to stretch, what to strengthen) are recorded as ``Target`` conclusions in the
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ALARM", "BELIEF", "EVIDENCE", "FACT_TYPES", "PLAN", "TARGET", "FactType"]
+__all__ = ["ALARM", "BELIEF", "CRITERION", "EVIDENCE", "FACT_TYPES", "PLAN", "TARGET", "FactType"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +37,11 @@ class FactType:
 
 EVIDENCE = FactType("Evidence", ("kind", "id", "side", "value"), "one piece of case input")
 BELIEF = FactType("Belief", ("node", "side"), "a hypothesis reached from evidence")
+CRITERION = FactType("Criterion", ("id", "side"), "a KB criterion (all-of / k-of-n / none-of) was met")
 ALARM = FactType("Alarm", ("flag", "level"), "a red flag that is present")
 PLAN = FactType("Plan", ("root", "side"), "the exercise plan of a root imbalance was drawn up")
 #: A recorded conclusion (not declared into working memory): one muscle of a plan.
 TARGET = FactType("Target", ("muscle", "action", "side", "root"), "a muscle to stretch or strengthen")
 
 #: Every fact type, by name.
-FACT_TYPES = {t.name: t for t in (EVIDENCE, BELIEF, ALARM, PLAN, TARGET)}
+FACT_TYPES = {t.name: t for t in (EVIDENCE, BELIEF, CRITERION, ALARM, PLAN, TARGET)}

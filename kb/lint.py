@@ -9,6 +9,7 @@ conditions no root reaches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from itertools import islice
 
@@ -21,6 +22,14 @@ __all__ = ["check_references_and_graph", "lint_kb"]
 #: The result field each wrong one stands for (a finding uses present/absent, a test positive/negative).
 _RESULT_FIELD = {"on_present": "on_positive", "on_absent": "on_negative",
                  "on_positive": "on_present", "on_negative": "on_absent"}
+
+#: A k-of-n criterion compiles to one joined rule per k-subset; more than this many is refused.
+MAX_CRITERION_RULES = 64
+
+#: Criterion member kind -> (KB section, assessment kind or None, what it is called).
+_MEMBER_REFS = {"test": ("assessments", "test", "test"), "finding": ("assessments", "finding", "finding"),
+                "pain": ("pain_sites", None, "pain site"), "history": ("history", None, "history item"),
+                "red_flag": ("red_flags", None, "red flag"), "diagnosis": ("conditions", None, "condition")}
 
 #: At most this many cycles are enumerated (a tangle of links could otherwise have exponentially many).
 _MAX_CYCLES = 1000
@@ -75,7 +84,7 @@ class _Checker:
     # -- the checks ---------------------------------------------------------------------------
     def check_sources(self) -> None:
         for section in ("muscles", "interventions", "roots", "dysfunctions", "conditions", "links",
-                        "assessments", "history", "red_flags"):
+                        "assessments", "history", "red_flags", "criteria"):
             for entry in self.s[section]:
                 label = self._label(section, entry)
                 self.ref(entry, "source", entry["source"], self.sources, "source", label)
@@ -194,6 +203,10 @@ class _Checker:
     def _supports_something(self, section: str, e: dict, label: str) -> None:
         """The positive (or present) result must support at least one node."""
         yes = "on_present" if section == "history" or e["kind"] == "finding" else "on_positive"
+        if section == "history":  # context may only argue against (an injury from one event is not an imbalance)
+            if not e.get(yes):
+                self.problems.append(Problem(f"{label}: has no effect (give on_present an effect)", self.where(e, "id")))
+            return
         if not any(x["strength"] > 0 for x in e.get(yes) or ()):
             self.problems.append(Problem(
                 f"{label}: {yes.removeprefix('on_')} result supports nothing (give {yes} a positive effect)",
@@ -215,6 +228,67 @@ class _Checker:
         else:
             self.ref(effect, "muscle", effect["muscle"], self.muscles, "muscle", label)
         self.strength(effect, label, negative=True)
+
+    def check_criteria(self) -> None:
+        """Criteria: members that exist, a reachable count, bounded rules, and something they conclude."""
+        from compensa.kb.loader import member_kinds
+
+        nodes = self.roots | self.dysfunctions | self.conditions
+        taken = {e["id"] for section in self.s if section != "criteria" for e in self.s[section] if "id" in e}
+        for e in self.s["criteria"]:
+            label = self._label("criteria", e)
+            if e["id"] in taken:
+                self.problems.append(Problem(f"{label}: id already used by another KB entry", self.where(e, "id")))
+            for field in ("all_of", "of", "none_of"):
+                for member in e[field]:
+                    self._member(member, f"{label} {field}", member_kinds(member))
+            self._criterion_count(e, label)
+            for effect in e["supports"]:
+                self._effect(effect, f"{label} supports", nodes)
+            if not (e["supports"] or e["alarm"] or e["advice"]):
+                self.problems.append(Problem(f"{label}: concludes nothing (give it supports, alarm or advice)",
+                                             self.where(e, "id")))
+            if e["same_side"] and not any(set(member_kinds(m)) & {"test", "finding", "pain", "diagnosis"}
+                                          for m in (*e["all_of"], *e["of"])):
+                self.problems.append(Problem(f"{label}: same_side needs at least one sided member (test, finding, "
+                                             "pain or diagnosis)", self.where(e, "same_side")))
+
+    def _criterion_count(self, e: dict, label: str) -> None:
+        n, need = len(e["of"]), e["need"] or len(e["of"])
+        if not (e["all_of"] or e["of"]):
+            self.problems.append(Problem(f"{label}: needs members (all_of and/or of)", self.where(e, "id")))
+        elif e["need"] and not 1 <= need <= n:
+            self.problems.append(Problem(f"{label}: need {need} of {n} members can never be met",
+                                         self.where(e, "need" if e["need"] else "of"), need))
+        elif math.comb(n, need) > MAX_CRITERION_RULES:
+            self.problems.append(Problem(
+                f"{label}: {need} of {n} would compile to {math.comb(n, need)} joined rules (at most "
+                f"{MAX_CRITERION_RULES}); split it into smaller criteria", self.where(e, "need")))
+
+    def _member(self, member: dict, label: str, kinds: list[str]) -> None:
+        if len(kinds) != 1:
+            self.problems.append(Problem(
+                f"{label}: a member names exactly one of {', '.join([*_MEMBER_REFS, 'onset', 'sex', 'age_at_least/age_below'])}"
+                f" (got {', '.join(kinds) or 'none'})", str(member["at"])))
+            return
+        kind = kinds[0]
+        if member["result"] and kind != "test":
+            self.problems.append(Problem(f"{label}: 'result' belongs to a test member", self.where(member, "result")))
+        if member["present"] is False and kind != "finding":
+            self.problems.append(Problem(f"{label}: 'present: false' belongs to a finding member (use none_of)",
+                                         self.where(member, "present")))
+        if kind == "age" and 0 <= member["age_below"] <= member["age_at_least"]:
+            self.problems.append(Problem(f"{label}: age_below must be above age_at_least", self.where(member, "age_below")))
+        if kind == "onset":
+            self.ref(member, "onset", f"{member['onset']}_onset", self._ids("history"), "history item (onset)", label)
+        if kind not in _MEMBER_REFS:
+            return
+        section, assessment_kind, what = _MEMBER_REFS[kind]
+        known = {x["id"] for x in self.s[section] if assessment_kind is None or x.get("kind") == assessment_kind}
+        self.ref(member, kind, member[kind], known, what, label)
+
+    def _ids(self, section: str) -> set[str]:
+        return {e["id"] for e in self.s[section]}
 
     def check_graph(self) -> None:
         nodes = sorted(self.roots | self.dysfunctions | self.conditions)
@@ -267,7 +341,7 @@ class _Checker:
     def _label(section: str, entry: dict) -> str:
         if section == "links":
             return f"link {entry.get('from')} -> {entry.get('to')}"
-        name = {"history": "history item", "pain_sites": "pain site", "red_flags": "red flag"}.get(
+        name = {"history": "history item", "pain_sites": "pain site", "red_flags": "red flag", "criteria": "criterion"}.get(
             section, section.rstrip("s"))
         return f"{name} {entry.get('id')!r}"
 
@@ -279,6 +353,7 @@ class _Checker:
         self.check_conditions()
         self.check_links()
         self.check_effects()
+        self.check_criteria()
         if not any(p.message.startswith("YAML") for p in self.problems):
             self.check_graph()  # a file that could not be read would make every reachability claim false
 

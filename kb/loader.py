@@ -15,7 +15,7 @@ from pathlib import Path
 
 from compensa.errors import KBError, Problem, closest
 from compensa.kb.model import (
-    Assessment, Condition, Dysfunction, Effect, HistoryItem, Intervention, KnowledgeBase, Link,
+    Assessment, Condition, Criterion, Member, Dysfunction, Effect, HistoryItem, Intervention, KnowledgeBase, Link,
     Muscle, PainSite, RedFlag, Root, SiteLink, Source, muscle_state_id,
 )
 from compensa.kb.schema import SECTIONS, check_entry
@@ -26,7 +26,7 @@ __all__ = ["BUNDLED_KB", "KBRead", "load_kb", "read_kb"]
 #: The folder of the knowledge base shipped with compensa.
 BUNDLED_KB = Path(__file__).resolve().parent / "data"
 
-_LIST_SECTIONS = tuple(s for s in SECTIONS if s not in ("kb", "site", "effect"))
+_LIST_SECTIONS = tuple(s for s in SECTIONS if s not in ("kb", "site", "effect", "member"))
 _NODE_SECTIONS = ("muscles", "pain_sites", "roots", "dysfunctions", "conditions")
 _TERM_SECTIONS = ("assessments", "history", "red_flags")
 
@@ -113,7 +113,7 @@ def _read_files(read: KBRead) -> None:
 
 def _dedupe(read: KBRead) -> None:
     """Report duplicate ids (nodes share one id space, case terms another) and drop the repeats."""
-    for group in (_NODE_SECTIONS, _TERM_SECTIONS, ("sources",), ("interventions",)):
+    for group in (_NODE_SECTIONS, _TERM_SECTIONS, ("sources",), ("interventions",), ("criteria",)):
         seen: dict[str, tuple[str, Location]] = {}
         for section in group:
             kept = []
@@ -154,6 +154,51 @@ def _effects(entries) -> tuple[Effect, ...]:
     return tuple(e for e in (_effect(x) for x in entries) if e is not None)
 
 
+#: Criterion member keys that name the evidence kind, and the default value each is satisfied by.
+MEMBER_KINDS = {"test": "positive", "finding": "present", "pain": "present", "history": "present",
+                "red_flag": "present", "diagnosis": "present", "onset": "present", "sex": "present"}
+
+
+def member_kinds(entry: dict) -> list[str]:
+    """The kind keys a criterion member entry uses (a well-formed member uses exactly one; age counts as one)."""
+    kinds = [k for k in MEMBER_KINDS if entry.get(k)]
+    if entry.get("age_at_least", -1) >= 0 or entry.get("age_below", -1) >= 0:
+        kinds.append("age")
+    return kinds
+
+
+def _member(entry: dict) -> Member | None:
+    kinds = member_kinds(entry)
+    if len(kinds) != 1:
+        return None
+    kind = kinds[0]
+    if kind == "age":
+        return Member("age", "years", (), entry["at"], entry["age_at_least"], entry["age_below"])
+    if kind == "onset":  # the case's onset field is read as the history item <onset>_onset
+        return Member("history", f"{entry['onset']}_onset", ("present",), entry["at"])
+    if kind == "sex":
+        return Member("sex", entry["sex"], ("present",), entry["at"])
+    if kind == "red_flag":
+        return Member("red_flag", entry["red_flag"], ("present", "unsure"), entry["at"])  # unsure counts as yes
+    if kind == "test":
+        return Member("test", entry["test"], (entry["result"] or "positive",), entry["at"])
+    if kind == "finding":
+        return Member("finding", entry["finding"], ("present" if entry["present"] else "absent",), entry["at"])
+    return Member(kind, entry[kind], ("present",), entry["at"])
+
+
+def _members(entries) -> tuple[Member, ...]:
+    return tuple(m for m in (_member(x) for x in entries) if m is not None)
+
+
+def _criterion(e: dict) -> Criterion:
+    members = _members(e["of"])
+    return Criterion(e["id"], e["label"], e["aliases"], _members(e["all_of"]), e["need"] or len(members), members,
+                     _members(e["none_of"]),
+                     e["same_side"], _effects(e["supports"]), e["alarm"], e["advice"], e["mechanism"], e["source"],
+                     e["at"])
+
+
 def _build(read: KBRead) -> KnowledgeBase:
     s = read.sections
     meta = read.meta or {"name": "compensa", "version": "0", "regions": ()}
@@ -190,6 +235,7 @@ def _build(read: KBRead) -> KnowledgeBase:
         history=table("history", lambda e: HistoryItem(e["id"], e["label"], e["aliases"], _effects(e["on_present"]),
                                                       e["source"], e["at"])),
         red_flags=table("red_flags", lambda e: RedFlag(**{k: e[k] for k in RedFlag.__slots__})),
+        criteria=table("criteria", _criterion),
         path=_display(read.path),
     )
 

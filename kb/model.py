@@ -18,6 +18,8 @@ from compensa.kb.yamlsource import Location
 __all__ = [
     "Assessment",
     "Condition",
+    "Criterion",
+    "Member",
     "Dysfunction",
     "Effect",
     "HistoryItem",
@@ -230,6 +232,68 @@ class RedFlag:
     at: Location
 
 
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One clause of a criterion: a piece of case evidence it needs.
+
+    ``kind`` is an evidence kind (``test``, ``finding``, ``pain``, ``history``, ``red_flag``,
+    ``diagnosis``, ``age``, ``sex``); ``values`` are the evidence values that satisfy it (a red flag
+    is satisfied by ``present`` and by ``unsure``: safety first). For ``age`` the test is numeric:
+    ``at_least`` / ``below`` years.
+    """
+
+    kind: str
+    id: str
+    values: tuple[str, ...]
+    at: Location
+    at_least: int = -1
+    below: int = -1
+
+    @property
+    def sided(self) -> bool:
+        """Whether the evidence this member reads can carry a side."""
+        return self.kind in ("test", "finding", "pain", "diagnosis")
+
+    def describe(self, kb: "KnowledgeBase") -> str:
+        """The member in words, e.g. ``thigh thrust test positive`` or ``age 50 or over``."""
+        if self.kind == "age":
+            parts = ([f"{self.at_least} or over"] if self.at_least >= 0 else []) + (
+                [f"under {self.below}"] if self.below >= 0 else [])
+            return "age " + " and ".join(parts)
+        if self.kind == "sex":
+            return self.id
+        label = in_sentence(kb.label(self.id))
+        word = {"pain": "pain", "red_flag": "yes or unsure", "history": "", "diagnosis": "diagnosed"}.get(
+            self.kind, self.values[0])
+        return f"{label} {word}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """A conjunctive clinical rule: every one of ``required``, at least ``need`` of ``members``, and
+    none of ``excluded`` (on any side).
+
+    ``need == len(members)`` is all-of too. With ``same_side`` every sided member must be on one side
+    and the conclusion keeps it. When met, it supports ``effects`` (like a test result), raises an
+    ``alarm`` (a red-flag cluster: the plan is withheld) and/or gives ``advice``.
+    """
+
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    required: tuple[Member, ...]
+    need: int
+    members: tuple[Member, ...]
+    excluded: tuple[Member, ...]
+    same_side: bool
+    effects: tuple[Effect, ...]
+    alarm: str
+    advice: str
+    mechanism: str
+    source: str
+    at: Location
+
+
 def _frozen(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
 
@@ -292,12 +356,13 @@ class KnowledgeBase:
     assessments: Mapping[str, Assessment]
     history: Mapping[str, HistoryItem]
     red_flags: Mapping[str, RedFlag]
+    criteria: Mapping[str, Criterion] = field(default_factory=dict)
     path: str = ""
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("sources", "muscles", "interventions", "pain_sites", "roots", "dysfunctions",
-                     "conditions", "assessments", "history", "red_flags"):
+                     "conditions", "assessments", "history", "red_flags", "criteria"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         index = self._index
         index["causes"] = _grouped((link.effect, link) for link in self.links)
@@ -383,8 +448,17 @@ class KnowledgeBase:
             return f"{state[0]} {muscle.label if muscle else state[1]}"
         record = self.node(node_id)
         if record is None:
-            record = self.assessments.get(node_id) or self.history.get(node_id) or self.red_flags.get(node_id)
+            record = (self.assessments.get(node_id) or self.history.get(node_id) or self.red_flags.get(node_id)
+                      or self.criteria.get(node_id))
         return getattr(record, "label", node_id)
+
+    def evidence_label(self, kind: str, id_: str, value: str) -> str:
+        """A readable label of an evidence fact's subject: the KB label, or ``age 61`` / ``female`` for context."""
+        if kind == "age":
+            return f"age {value}"
+        if kind == "sex":
+            return id_
+        return self.label(id_)
 
     def region(self, node_id: str) -> str:
         """The body region of a chain node or assessment id ("" when it has none).
@@ -421,5 +495,6 @@ class KnowledgeBase:
             "red_flags": len(self.red_flags),
             "interventions": len(self.interventions),
             "links": len(self.links),
+            "criteria": len(self.criteria),
             "sources": len(self.sources),
         }

@@ -99,6 +99,18 @@ def _number(value, at, problems):
     return float(value)
 
 
+def _count(value, at, problems):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {_describe(value)}")
+    return value
+
+
+def _age(value, at, problems):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 130:
+        raise ValueError(f"expected a whole number of years (0-130), got {_describe(value)}")
+    return value
+
+
 def _enum(*allowed: str):
     def convert(value, at, problems):
         text = _text(value, at, problems)
@@ -175,11 +187,23 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                "strength": F(_number), "evidence": F(_evidence)},
     "history": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()),
                 "on_present": F(_nested_list("effect")), "source": F(_id)},
+    "criteria": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()),
+                 "all_of": F(_nested_list("member"), False, ()),
+                 "need": F(_count, False, 0), "of": F(_nested_list("member"), False, ()),
+                 "none_of": F(_nested_list("member"), False, ()), "same_side": F(_bool, False, False),
+                 "supports": F(_nested_list("effect"), False, ()),
+                 "alarm": F(_enum("emergency", "urgent"), False, ""), "advice": F(_optional_text, False, ""),
+                 "mechanism": F(_text), "source": F(_id)},
+    "member": {"test": F(_id, False), "finding": F(_id, False), "pain": F(_id, False), "history": F(_id, False),
+               "red_flag": F(_id, False), "diagnosis": F(_id, False),
+               "result": F(_enum("positive", "negative"), False, ""), "present": F(_bool, False, True),
+               "age_at_least": F(_age, False, -1), "age_below": F(_age, False, -1),
+               "sex": F(_enum("female", "male"), False, ""), "onset": F(_enum("sudden", "gradual"), False, "")},
     "red_flags": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "question": F(_text),
                   "category": F(_id), "level": F(_enum("emergency", "urgent", "review")), "advice": F(_text), "source": F(_id)},
 }
 
-_WHAT = {"site": "site", "effect": "effect", "kb": "kb"}
+_WHAT = {"site": "site", "effect": "effect", "kb": "kb", "member": "criterion member", "criteria": "criterion"}
 
 
 def check_entry(raw: object, section: str, at: Location | None, problems: list[Problem]) -> dict | None:

@@ -30,6 +30,7 @@ _STYLE = {
     "history": {"shape": "note", "style": "filled", "fillcolor": "#f1f3f5"},
     "diagnosis": {"shape": "box", "style": "filled", "fillcolor": "#ffe8cc"},
     "red_flag": {"shape": "box", "style": "filled,bold", "fillcolor": "#212529", "fontcolor": "white"},
+    "criterion": {"shape": "hexagon", "style": "filled,bold", "fillcolor": "#c3fae8"},
     "alarm": {"shape": "octagon", "style": "filled,bold", "fillcolor": "#e03131", "fontcolor": "white"},
     "condition": {"shape": "ellipse", "style": "filled", "fillcolor": "#ffd8a8"},
     "dysfunction": {"shape": "ellipse", "style": "filled", "fillcolor": "#fff9db"},
@@ -41,7 +42,7 @@ _STYLE = {
 _SIDE = {"left": " (L)", "right": " (R)"}
 
 _LEGEND_ROWS = [("pain", "painful site"), ("finding", "visual finding"), ("test", "physical test (dashed: negative)"),
-                ("condition", "condition"), ("dysfunction", "postural dysfunction"), ("muscle_state", "muscle state"),
+                ("criterion", "criterion met (its members joined)"), ("condition", "condition"), ("dysfunction", "postural dysfunction"), ("muscle_state", "muscle state"),
                 ("root", "root imbalance"), ("stretch", "stretch (double border: away from the pain)"),
                 ("strengthen", "strengthen")]
 _LEGEND = ("<<table border='0' cellborder='1' cellspacing='0' cellpadding='3'><tr><td colspan='2'><b>legend</b></td></tr>"

@@ -34,6 +34,8 @@ def _evidence_text(kb, key: tuple) -> str:
         return f"history: {in_sentence(kb.label(id_))}"
     if kind == "diagnosis":
         return f"diagnosed {in_sentence(kb.label(id_))}"
+    if kind in ("age", "sex"):
+        return kb.evidence_label(kind, id_, value)
     return f"{kb.label(id_)}{side_text} {value}"
 
 

@@ -24,7 +24,7 @@ from compensa.kb.model import KnowledgeBase, split_muscle_state
 __all__ = ["explanation_graph", "focus", "graph_to_json", "node_id"]
 
 _ROLE_OF_EVIDENCE = {"pain": "pain", "finding": "finding", "test": "test", "history": "history",
-                     "diagnosis": "diagnosis", "red_flag": "red_flag"}
+                     "diagnosis": "diagnosis", "red_flag": "red_flag", "age": "history", "sex": "history"}
 
 
 def node_id(key: tuple) -> str:
@@ -36,6 +36,8 @@ def node_id(key: tuple) -> str:
         return f"belief:{key[1]}:{key[2]}"
     if kind == "Alarm":
         return f"alarm:{key[1]}"
+    if kind == "Criterion":
+        return f"criterion:{key[1]}:{key[2]}"
     if kind == "Target":
         return f"target:{key[1]}:{key[2]}:{key[3]}"
     return ":".join(map(str, key))
@@ -87,9 +89,16 @@ def _via_flag(kb: KnowledgeBase, rest: str) -> dict | None:
     return {"mechanism": flag.advice, "source": flag.source}
 
 
+def _via_criterion(kb: KnowledgeBase, rest: str) -> dict | None:
+    criterion = kb.criteria.get(rest)
+    if criterion is None:
+        return None
+    return {"mechanism": criterion.mechanism, "source": criterion.source}
+
+
 #: What justifies a step, by the kind named in its ``via`` (``kind:rest``).
 _VIA = {"link": _via_link, "effect": _via_effect, "site": _via_site, "member": _via_member, "plan": _via_plan,
-        "flag": _via_flag}
+        "flag": _via_flag, "criterion": _via_criterion}
 
 
 def _via_details(kb: KnowledgeBase, via: str) -> dict:
@@ -109,7 +118,8 @@ class _Facts:
 
 def _evidence_node(kb: KnowledgeBase, key: tuple) -> dict:
     _, kind, id_, side, value = key
-    return dict(kind="evidence", role=_ROLE_OF_EVIDENCE[kind], id=id_, side=side, value=value, label=kb.label(id_),
+    return dict(kind="evidence", role=_ROLE_OF_EVIDENCE[kind], id=id_, side=side, value=value,
+                label=kb.evidence_label(kind, id_, value),
                 region=kb.region(id_), confidence=1.0, painful=kind == "pain")
 
 
@@ -124,6 +134,13 @@ def _belief_node(kb: KnowledgeBase, reasoning, key: tuple) -> dict:
 def _alarm_node(kb: KnowledgeBase, key: tuple) -> dict:
     return dict(kind="belief", role="alarm", id=key[1], side="", label=kb.label(key[1]), region="", confidence=1.0,
                 level=key[2])
+
+
+def _criterion_node(kb: KnowledgeBase, reasoning, key: tuple) -> dict:
+    """A met criterion: a join of its members' evidence (certain, as they are)."""
+    criterion = kb.criteria[key[1]]
+    return dict(kind="belief", role="criterion", id=key[1], side=key[2], label=criterion.label, region="",
+                confidence=reasoning.cf(key), source=criterion.source)
 
 
 def _target_node(kb: KnowledgeBase, reasoning, key: tuple, facts: _Facts) -> dict:
@@ -146,12 +163,14 @@ def _fact_node(kb: KnowledgeBase, reasoning, key: tuple, facts: _Facts) -> dict:
         return _belief_node(kb, reasoning, key)
     if kind == "Alarm":
         return _alarm_node(kb, key)
+    if kind == "Criterion":
+        return _criterion_node(kb, reasoning, key)
     return _target_node(kb, reasoning, key, facts)
 
 
 def _contribution(reasoning, support) -> float:
     """What this support added to its belief (0 for a target, alarm or a step that did not propagate)."""
-    if support.conclusion[0] != "Belief":
+    if support.conclusion[0] not in ("Belief", "Criterion"):
         return 0.0
     return next((part.value for part in reasoning.contributions(support.conclusion) if part.support == support), 0.0)
 
@@ -176,10 +195,11 @@ def explanation_graph(report) -> nx.DiGraph:
             continue  # the plan's muscles are drawn as its Target conclusions
         premise = add_fact(support.premise)
         conclusion = add_fact(support.conclusion)
-        firing = f"rule:{support.rule}@{premise}"
+        joined = support.conclusion[0] == "Criterion"  # one firing joins all the members' evidence
+        firing = f"rule:{support.rule}" + ("" if joined else f"@{premise}")
         if firing not in graph:
             graph.add_node(firing, kind="firing", role="rule", rule=support.rule, label=support.rule, region="")
-            graph.add_edge(premise, firing, relation="used")
+        graph.add_edge(premise, firing, relation="used")
         contribution = _contribution(reasoning, support)
         if graph.has_edge(firing, conclusion):  # the same step from several instances: show the strongest
             previous = graph.edges[firing, conclusion]["contribution"]

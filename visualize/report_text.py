@@ -40,15 +40,16 @@ def _triage_lines(report: dict) -> list[str]:
     triage = report["triage"]
     level = triage["level"].upper().replace("_", " ")
     screening = _warning(report, "not_screened")
-    if triage["red_flags"]:
-        lines = [f"!!! TRIAGE: {level} — red flags: {', '.join(triage['red_flags'])}", _wrap(triage["advice"]),
+    alarms = [*triage["red_flags"], *triage.get("clusters", ())]
+    if alarms:
+        lines = [f"!!! TRIAGE: {level} — red flags: {', '.join(alarms)}", _wrap(triage["advice"]),
                  "  The exercise plan is withheld."]
     elif screening:
         lines = [f"TRIAGE: {level} — {_SCREENING_WORDS.get(screening['screened'], 'Red flags not screened')}",
                  _wrap(triage["advice"])]
     else:
         lines = [f"TRIAGE: {level}", _wrap(triage["advice"])]
-    return lines + (_question_lines(screening, bool(triage["red_flags"])) if screening else [])
+    return lines + (_question_lines(screening, bool(alarms)) if screening else [])
 
 
 def _question_lines(screening: dict, flagged: bool) -> list[str]:
@@ -145,12 +146,28 @@ def _target_lines(report: dict) -> list[str]:
     return lines
 
 
+def _criteria_lines(report: dict) -> list[str]:
+    """The clinical criteria (clusters, decision rules) the case met, with what met them and their advice."""
+    if not report.get("criteria"):
+        return []
+    lines = ["", "CRITERIA MET"]
+    for c in report["criteria"]:
+        alarm = f" [{c['alarm']}]" if c.get("alarm") else ""
+        met = "; ".join(f"{m['label']}{_side(m)} {m['value']}" if m["kind"] not in ("age", "sex") else m["label"]
+                        for m in c["met_by"])
+        lines.append(_wrap(f"- {c['label']}{_side(c)}{alarm}: met by {met} [{c['source']}]"))
+        if c.get("advice") and not c.get("alarm"):  # an alarm's advice is already in the triage
+            lines.append(_wrap(c["advice"], "    "))
+    return lines
+
+
 def report_text(report: dict) -> str:
     """Render a report dict (``Report.to_dict()``) as plain text."""
     name = report.get("case", {}).get("name")
     lines = [f"compensa consultation{': ' + name if name else ''}   [{report['kb_version']}]", ""]
     lines += _triage_lines(report)
     lines += _warning_lines(report)
+    lines += _criteria_lines(report)
     lines += _root_lines(report)
     lines += _finding_lines(report)
     lines += _target_lines(report)

@@ -162,7 +162,8 @@ const SCREENING_WORDS = { none: "Red flags not screened", partial: "Red flags pa
 
 function showTriage(report, caseData) {
   const triage = $("triage");
-  const flagged = report.triage.red_flags.length > 0;
+  const alarms = report.triage.red_flags.concat(report.triage.clusters || []);
+  const flagged = alarms.length > 0;
   const screened = screeningOf(report);
   const unscreened = !flagged && screened !== "complete";   // never a green "clear" banner
   triage.className = `triage ${report.triage.level}${unscreened ? " unscreened" : ""}`;
@@ -170,7 +171,7 @@ function showTriage(report, caseData) {
   triage.setAttribute("data-screened", screened);
   const heading = `Triage: ${report.triage.level.replace("_", " ").toUpperCase()}`;
   const words = unscreened && !report.triage.advice.startsWith(SCREENING_WORDS[screened]) ? ` — ${SCREENING_WORDS[screened]}. ` : ". ";
-  const summary = flagged ? ` — red flags: ${report.triage.red_flags.join(", ")}. ` : words;
+  const summary = flagged ? ` — red flags: ${alarms.join(", ")}. ` : words;
   triage.textContent = heading + summary + report.triage.advice;
   showScreening(screened === "complete" ? { questions: [] } : questionsOf(report), flagged);
 }

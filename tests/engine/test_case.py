@@ -63,3 +63,34 @@ def test_unreadable_case_file_is_case_error(tmp_path):
         read_case_file(bad)
     with pytest.raises(CaseError, match="cannot read case file"):
         read_case_file(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("age", True, "expected a whole number, got bool"),
+    ("age", "61", "expected a whole number, got str"),
+    ("age", 61.5, "expected a whole number, got float"),
+    ("age", -1, "must be at least 0"),
+    ("age", 131, "must be at most 130"),
+    ("sex", "f", "sex must be female or male"),
+    ("onset", "slow", "onset must be sudden or gradual"),
+    ("duration_weeks", 6000, "must be at most 5200"),
+])
+def test_context_fields_are_strict(field, value, message):
+    with pytest.raises(CaseError) as err:
+        consult({"pain": ["lower_back"], field: value})
+    problem = err.value.problems[0]
+    assert problem.where == field and message in problem.message
+
+
+def test_context_fields_are_echoed_and_onset_is_read_as_history():
+    report = consult({"pain": ["lower_back"], "age": 44, "sex": "female", "onset": "gradual", "duration_weeks": 10})
+    case = report.to_dict()["case"]
+    assert {k: case[k] for k in ("age", "sex", "onset", "duration_weeks")} == {
+        "age": 44, "sex": "female", "onset": "gradual", "duration_weeks": 10}
+    assert "history" not in case  # the onset is echoed once, as onset
+
+
+def test_a_bad_context_field_is_reported_with_the_other_problems():
+    with pytest.raises(CaseError) as err:
+        consult({"pain": ["lower_bak"], "age": "old"})
+    assert {p.where for p in err.value.problems} == {"pain[0].site", "age"}
