@@ -6,6 +6,8 @@ fix), 1 unexpected failure. No traceback is shown for a user mistake.
 
 from __future__ import annotations
 
+import functools
+
 import json
 import logging
 import os
@@ -50,20 +52,27 @@ def cli(ctx: click.Context, kb_path: str | None) -> None:
     ctx.obj = {"kb": kb_path}
 
 
-def _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, unsure=()):
+def _case_from(ctx, flags: dict):
+    """The case of a command: its CASE file (if any) with the flags added to it."""
     from compensa.engine.case import case_from_flags, read_case_file
 
-    flags = case_from_flags(pain, finding, test, red_flag, no_red_flag, history, diagnosis, unsure)
-    if case_file is None and not flags:
+    case_file = flags.pop("case_file")
+    context = {k: flags.pop(k) for k in ("age", "sex", "onset", "duration_weeks")}
+    given = case_from_flags(flags["pain"], flags["finding"], flags["test"], flags["red_flag"], flags["no_red_flag"],
+                            flags["history"], flags["diagnosis"], flags["unsure_red_flag"])
+    given.update({k: v for k, v in context.items() if v is not None})
+    if case_file is None and not given:
         raise UsageError("give a CASE file (YAML or JSON) or flags such as --pain lateral_knee:right")
     data = read_case_file(case_file) if case_file else {}
     if not isinstance(data, dict):
         from compensa.errors import CaseError, Problem
 
         raise CaseError(Problem("a case file must hold a mapping (pain:, findings:, tests:, ...)", str(case_file)))
-    for key, values in flags.items():
+    for key, values in given.items():
         existing = data.get(key)
-        if existing is None or isinstance(existing, list):
+        if not isinstance(values, list):
+            data[key] = values  # a flag (--age) overrides the file's value
+        elif existing is None or isinstance(existing, list):
             data[key] = list(existing or []) + values
         # otherwise leave it: the case validator names the malformed section
     return data
@@ -80,13 +89,24 @@ _case_options = [
                  help="A red flag asked about, answer unsure (treated as present)."),
     click.option("--history", multiple=True, metavar="ID", help="Context, e.g. runner."),
     click.option("--diagnosis", multiple=True, metavar="ID", help="A condition already diagnosed."),
+    click.option("--age", type=int, metavar="YEARS", help="Age in years (red-flag clusters read it)."),
+    click.option("--sex", metavar="female|male", help="Sex (some criteria read it)."),
+    click.option("--onset", metavar="sudden|gradual", help="sudden: an injury from one event; gradual: built up over months."),
+    click.option("--duration-weeks", type=int, metavar="WEEKS", help="How long it has hurt."),
 ]
+_CASE_FLAGS = ("case_file", "pain", "finding", "test", "red_flag", "no_red_flag", "unsure_red_flag", "history",
+               "diagnosis", "age", "sex", "onset", "duration_weeks")
 
 
 def case_options(func):
+    """Add the case options to a command; it receives them together as ``case_flags``."""
+    @functools.wraps(func)
+    def command(*args, **kwargs):
+        return func(*args, case_flags={name: kwargs.pop(name) for name in _CASE_FLAGS}, **kwargs)
+
     for option in reversed(_case_options):
-        func = option(func)
-    return func
+        command = option(command)
+    return command
 
 
 @cli.command()
@@ -95,10 +115,9 @@ def case_options(func):
 @click.option("--graph", "graph", metavar="FILE", help="Also write the explanation graph (.svg, .png or .dot).")
 @click.option("--full", is_flag=True, help="Graph everything reached, not just what explains the top answers.")
 @click.pass_context
-def consult(ctx, case_file, pain, finding, test, red_flag, no_red_flag, unsure_red_flag, history, diagnosis, fmt,
-            graph, full):
+def consult(ctx, case_flags, fmt, graph, full):
     """Consult a CASE file (YAML/JSON) or a case given as flags."""
-    data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, unsure_red_flag)
+    data = _case_from(ctx, case_flags)
     if graph is not None:
         from compensa.visualize.dot import check_graph_path
 
@@ -146,14 +165,13 @@ def demo(ctx, fmt, graph):
 @click.option("--verbose", "-v", is_flag=True, help="Show every support and the certainty-factor arithmetic.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
-def explain(ctx, case_file, pain, finding, test, red_flag, no_red_flag, unsure_red_flag, history, diagnosis, target,
-            why_not_root, verbose, fmt):
+def explain(ctx, case_flags, target, why_not_root, verbose, fmt):
     """Explain a consultation: HOW (default), WHY a target (--target), WHY NOT a root (--why-not)."""
     from compensa.visualize import explain as explaining
 
     if target and why_not_root:
         raise UsageError("use --target or --why-not, not both")
-    data = _case_from(ctx, case_file, pain, finding, test, red_flag, no_red_flag, history, diagnosis, unsure_red_flag)
+    data = _case_from(ctx, case_flags)
     consultant = _consultant(ctx.obj["kb"])
     report = consultant.consult(data)
     if target:

@@ -48,8 +48,6 @@ def _evidence_view(kb: KnowledgeBase, key: tuple, influence: float) -> dict:
     return out
 
 
-def _has_test_support(reasoning: Reasoning, influence: dict) -> bool:
-    return any(k[1] == "test" and v > 0 for k, v in influence.items())
 
 
 def _root_view(kb: KnowledgeBase, case: Case, reasoning: Reasoning, key: tuple, cf: float) -> dict:
@@ -59,7 +57,7 @@ def _root_view(kb: KnowledgeBase, case: Case, reasoning: Reasoning, key: tuple, 
     influence = reasoning.reported_influence(key)
     supporting = sorted((k for k, v in influence.items() if v > 0), key=lambda k: (-influence[k], k))
     conflicting = sorted((k for k, v in influence.items() if v < 0), key=lambda k: (influence[k], k))
-    tested = _has_test_support(reasoning, influence)
+    tested = "test" in reasoning.observed_kinds(key)  # a test of its own signs, not of a condition it explains
     return {
         "id": root_id, "label": root.label, "side": side or None, "confidence": round(cf, 3),
         "status": _status(cf, tested), "physically_confirmed": tested, "tight": list(root.tight), "weak": list(root.weak),

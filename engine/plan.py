@@ -94,8 +94,9 @@ def _phrase(kb: KnowledgeBase, chain: list[str]) -> str:
 
 
 def _observed(reasoning: Reasoning, key: tuple, kinds: tuple[str, ...] = ("finding", "test")) -> bool:
-    """Whether a finding or test (not only pain or history) supports this belief."""
-    return any(ev[1] in kinds and w > 0 for ev, w in reasoning.reported_influence(key).items())
+    """Whether a finding or test (not only pain or history) shows this belief's own signs
+    (:meth:`~compensa.engine.reasoning.Reasoning.observed_kinds`)."""
+    return bool(set(kinds) & reasoning.observed_kinds(key))
 
 
 def _choose_roots(reasoning: Reasoning) -> list[tuple[tuple, float]]:
@@ -275,7 +276,8 @@ class _Planner:
         chain = self._chain(root_key)
         painful = _painful(kb, muscle, side, self.case)
         disagreement = _disagreement(kb, self.reasoning, self.case, state_key)
-        untested = not _observed(self.reasoning, root_key, ("test",)) and state_cf < 0.2
+        state_tested = state_cf >= 0.2 and _observed(self.reasoning, state_key, ("test",))  # seen alone is not confirmed
+        untested = not _observed(self.reasoning, root_key, ("test",)) and not state_tested
         because = self._because(muscle, action, root_key, cf, chain, found_by, painful)
         if side != root_key[2]:
             because += f"; on the {side} only, as the tests refute it on the other side"
@@ -288,7 +290,7 @@ class _Planner:
             "muscle": muscle, "label": kb.muscles[muscle].label, "action": action, "region": kb.muscles[muscle].region,
             "side": side or None, "painful": painful, "because": because + ".",
             "chain": [muscle] + chain, "root": root_key[1], "confidence": round(cf, 3),
-            "muscle_state_confirmed": state_cf >= 0.2, "exercise": exercise, "caution": caution or None,
+            "muscle_state_confirmed": state_tested, "exercise": exercise, "caution": caution or None,
             "withheld": withheld, "also_roots": [], "conflict": None,
             "tentative": untested or disagreement is not None, "disagreement": disagreement,
         }

@@ -16,11 +16,17 @@ from compensa.engine.certainty import Combination, combination, combine, contrib
 from compensa.engine.inference import Run, Support
 from compensa.kb.model import KnowledgeBase
 
-__all__ = ["Contribution", "Reasoning", "belief_key", "evidence_key"]
+__all__ = ["UNOBSERVED_CEILING", "VISUAL_ONLY_CEILING", "Contribution", "Reasoning", "belief_key", "evidence_key"]
 
 #: Premise kinds read as given (certain) rather than derived: case evidence, and a met criterion
 #: (whose members are all case evidence), so they propagate without EMYCIN's 0.2 threshold.
 _GIVEN = ("Evidence", "Criterion")
+
+#: A root no test of its signs supports is held below a confirmed level ...
+VISUAL_ONLY_CEILING = 0.6
+#: ... and one no finding or test of its signs supports (pain, conditions, history only) stays possible.
+UNOBSERVED_CEILING = 0.3
+_UNOBSERVED = "nothing seen or tested shows its signs (where it hurts does not name the root)"
 
 
 def belief_key(node: str, side: str = "") -> tuple:
@@ -139,11 +145,60 @@ class Reasoning:
         return (key,)
 
     def reported_cf(self, key: tuple) -> float:
-        """Certainty of a belief as reported (merged over its instances, see :meth:`merged_keys`)."""
+        """Certainty of a belief as reported (merged over its instances, see :meth:`merged_keys`), a
+        root's held under the ceiling its evidence allows (:meth:`ceiling`)."""
         keys = self.merged_keys(key)
-        if len(keys) == 1:
-            return self.cf(keys[0])
-        return round(self.combination(key).cf, 6)
+        cf = self.cf(keys[0]) if len(keys) == 1 else round(self.combination(key).cf, 6)
+        ceiling = self.ceiling(key)
+        return min(cf, ceiling[0]) if ceiling else cf
+
+    def ceiling(self, key: tuple) -> tuple[float, str] | None:
+        """The most a root may be believed on this evidence, and why; ``None`` when a test confirms it.
+
+        Where it hurts, and which condition hurts, do not show which muscles are out of balance: only
+        findings and tests of the pattern's own signs do (the seeds; domain.md 6.1). So a root whose
+        signs (its muscle states, its postures, itself) no test supports stays below "confirmed"
+        (visual only), and one whose signs nothing observed supports stays "possible".
+        """
+        if key[0] != "Belief" or self.kb.node_kind(key[1]) != "root":
+            return None
+        kinds = self.observed_kinds(key)
+        if self.kb.roots[key[1]].kind != "muscular":  # a stiff capsule, a shorter bone: shown by its condition
+            return None if kinds - {"pain", "history"} else (UNOBSERVED_CEILING, _UNOBSERVED)
+        if "test" in kinds:
+            return None
+        if "finding" in kinds:
+            return VISUAL_ONLY_CEILING, "no test confirms it yet (the physical should confirm the visual)"
+        return UNOBSERVED_CEILING, _UNOBSERVED
+
+    def observed_kinds(self, key: tuple) -> set[str]:
+        """Kinds of evidence that show a belief's own signs: for a muscular root, evidence reaching it
+        other than through a condition (a positive SIJ test shows the joint, not which muscles); for
+        anything else, all its supporting evidence."""
+        if key[0] == "Belief" and key[1] in self.kb.roots and self.kb.roots[key[1]].kind == "muscular":
+            return self.sign_evidence_kinds(key)
+        return self.sign_evidence_kinds(key, through_conditions=True)
+
+    def sign_evidence_kinds(self, key: tuple, through_conditions: bool = False) -> set[str]:
+        """Kinds of case evidence that support a belief (positive steps only), other than through a
+        condition unless ``through_conditions``."""
+        found: set[str] = set()
+        seen: set[tuple] = set()
+        todo = list(self.merged_keys(key))
+        while todo:
+            k = todo.pop()
+            if k in seen:
+                continue
+            seen.add(k)
+            for part in self.contributions(k):
+                premise = part.support.premise
+                if part.value <= 0:
+                    continue
+                if premise[0] == "Evidence":
+                    found.add(premise[1])
+                elif through_conditions or premise[0] == "Criterion" or self.kb.node_kind(premise[1]) != "condition":
+                    todo.append(premise)
+        return found
 
     def combination(self, key: tuple) -> Combination:
         """The certainty-factor combination behind :meth:`reported_cf` (MB, MD and what went in).

@@ -145,7 +145,7 @@ class Target(_Record):
     chain: list[str] = Field(description="Ids from the target muscle to the pain site it explains.")
     root: str
     confidence: float
-    muscle_state_confirmed: bool
+    muscle_state_confirmed: bool = Field(description="A test supports this muscle's own state (seen alone is not confirmed).")
     exercise: Optional[Exercise] = None
     caution: Optional[str] = Field(None, description="A caution with the exercise, or why it is withheld.")
     withheld: Optional[Withheld] = None

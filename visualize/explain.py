@@ -205,7 +205,10 @@ def _arithmetic(report, key: tuple) -> dict:
     combined = report.reasoning.combination(key)
     cf = report.reasoning.reported_cf(key)
     text = (_product_text("MB", combined.positive, combined.mb) + "; " + _product_text("MD", combined.negative, combined.md)
-            + f"; CF = (MB - MD) / (1 - min(MB, MD)) = {cf:.3f}")
+            + f"; CF = (MB - MD) / (1 - min(MB, MD)) = {combined.cf:.3f}")
+    ceiling = report.reasoning.ceiling(key)
+    if ceiling and combined.cf > ceiling[0]:
+        text += f"; held at {ceiling[0]:.2f}: {ceiling[1]}"
     return {"mb": round(combined.mb, 4), "md": round(combined.md, 4), "cf": round(cf, 4), "text": text}
 
 

@@ -160,3 +160,54 @@ def test_no_accepted_path_turns_a_red_flag_into_a_plan(client, tmp_path, capsys,
     flags = ["--pain", "lateral_knee:right", "--test", "ober_test:positive:right", "--test",
              "trendelenburg:positive:right", option, alarm["id"]]
     _assert_withheld(_cli(capsys, ["consult", *flags]))
+
+
+# --- red-flag clusters (KB criteria with an alarm): the same invariant --------------------------
+
+CLUSTERS = sorted(c.id for c in KB.criteria.values() if c.alarm)
+
+
+def _meeting(criterion) -> dict:
+    """The smallest additions to a case that meet ``criterion`` (all_of, then the first `need` of `of`)."""
+    case: dict = {"red_flags": [], "tests": [], "findings": [], "history": [], "pain": []}
+    for member in (*criterion.required, *criterion.members[:criterion.need]):
+        if member.kind == "age":
+            case["age"] = member.at_least if member.at_least >= 0 else member.below - 1
+        elif member.kind == "sex":
+            case["sex"] = member.id
+        elif member.kind == "red_flag":
+            case["red_flags"].append({"id": member.id, "present": True})
+        elif member.kind == "test":
+            case["tests"].append({"id": member.id, "result": member.values[0], "side": "right"})
+        elif member.kind == "finding":
+            case["findings"].append({"id": member.id, "present": member.values[0] == "present", "side": "right"})
+        elif member.kind == "pain":
+            case["pain"].append({"site": member.id, "side": "right"})
+        else:
+            case[{"history": "history", "diagnosis": "diagnoses"}[member.kind]] = [member.id]
+    return {k: v for k, v in case.items() if v != []}
+
+
+def test_the_bundled_kb_has_red_flag_clusters():
+    assert "mscc_suspected" in CLUSTERS
+
+
+@pytest.mark.parametrize("cluster", CLUSTERS)
+def test_a_red_flag_cluster_withholds_the_plan_on_every_path(client, tmp_path, capsys, cluster):
+    criterion = KB.criteria[cluster]
+    case = json.loads("{" + KNEE + "}")
+    for key, value in _meeting(criterion).items():
+        case[key] = (case.get(key, []) + value) if isinstance(value, list) else value
+    level = criterion.alarm
+    report = consult(case).to_dict()
+    _assert_withheld(report)
+    assert cluster in report["triage"]["clusters"] and report["triage"]["level"] == level
+    for endpoint in ("/v1/consult", "/v1/triage"):
+        body = client.post(endpoint, json=case).json()
+        triage = body if endpoint == "/v1/triage" else body["triage"]
+        assert triage["level"] == level and cluster in triage["clusters"]
+        if endpoint == "/v1/consult":
+            _assert_withheld(body)
+    path = tmp_path / "case.yaml"
+    path.write_text(yaml.safe_dump(case), encoding="utf-8")
+    _assert_withheld(_cli(capsys, ["consult", str(path)]))
