@@ -234,7 +234,8 @@ class _Checker:
         from compensa.kb.loader import member_kinds
 
         nodes = self.roots | self.dysfunctions | self.conditions
-        taken = {e["id"] for section in self.s if section != "criteria" for e in self.s[section] if "id" in e}
+        taken = {e["id"] for section in self.s if section not in ("criteria", "sources", "interventions")
+                 for e in self.s[section] if "id" in e}  # nodes and case terms: labels are looked up by id
         for e in self.s["criteria"]:
             label = self._label("criteria", e)
             if e["id"] in taken:
