@@ -82,7 +82,7 @@ def _condition_views(kb: KnowledgeBase, reasoning: Reasoning) -> list[dict]:
             continue  # context alone does not make a condition: it only raises suspicion upstream
         c = kb.conditions[k[1]]
         conditions.append({"id": c.id, "label": c.label, "side": k[2] or None, "confidence": round(cf, 3),
-                           "icd10": c.icd10 or None, "medical": c.medical})
+                           "codes": dict(c.codes), "medical": c.medical})
     return conditions
 
 
@@ -101,7 +101,8 @@ def _criteria_views(kb: KnowledgeBase, reasoning: Reasoning) -> list[dict]:
 def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
     """Assemble the report from a parsed case and the reasoning of its run (warnings last: they read the rest)."""
     roots = [_root_view(kb, case, reasoning, key, cf) for key, cf in plan.rank(reasoning, "root")]
-    dysfunctions = [{"id": k[1], "label": kb.label(k[1]), "side": k[2] or None, "confidence": round(cf, 3)}
+    dysfunctions = [{"id": k[1], "label": kb.label(k[1]), "side": k[2] or None, "confidence": round(cf, 3),
+                     "codes": dict(kb.codes(k[1])) or None}
                     for k, cf in plan.rank(reasoning, "dysfunction")]
     conditions = _condition_views(kb, reasoning)
     triage = plan.medical_review(kb, reasoning, plan.triage(kb, case, reasoning))

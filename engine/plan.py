@@ -13,7 +13,7 @@ from compensa.engine.triage import triage as screen
 from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split_muscle_state
 
 __all__ = [
-    "CAUTION_MIN", "CAUTION_NOTE_MIN", "alarm_clusters", "MEDICAL_REVIEW_MIN", "REFUTED", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN",
+    "CAUTION_MIN", "CAUTION_NOTE_MIN", "LOADING_FIRST_MIN", "alarm_clusters", "MEDICAL_REVIEW_MIN", "REFUTED", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN",
     "TARGET_ROOTS", "confirming_assessments", "disagreeing_tests", "evidence_words", "medical_review",
     "next_assessments", "rank", "root_signs", "targets", "triage",
 ]
@@ -353,7 +353,31 @@ def targets(kb: KnowledgeBase, reasoning: Reasoning, case: Case) -> list[dict]:
                 if (muscle, action, root_key[2], root_key[1]) in planner.planned:
                     planner.add(muscle, action, root_key, cf)
     planner.add_confirmed_states()
-    return list(planner.chosen.values())
+    return _loading_first(kb, reasoning, list(planner.chosen.values()))
+
+
+#: A tendon problem this likely puts loading before stretching.
+LOADING_FIRST_MIN = 0.4
+
+
+def _loading_first(kb: KnowledgeBase, reasoning: Reasoning, chosen: list[dict]) -> list[dict]:
+    """With a likely tendinopathy, strengthening comes first and every stretch waits for it.
+
+    A painful tendon recovers with progressive loading; stretching it early (and compressing it
+    across a joint) can provoke it (Mellor 2018: loading exercise, and no compressive stretch, for gluteal tendinopathy). So the strengthening targets
+    lead, and each stretch says to add it only once loading is under way and only if it does not
+    bring on the tendon pain.
+    """
+    tendons = [c for c, cf in _condition_cfs(reasoning, LOADING_FIRST_MIN).items() if kb.conditions[c].loading_first]
+    if not tendons:
+        return chosen
+    names = " and ".join(in_sentence(kb.conditions[c].label) for c in sorted(tendons))
+    note = (f"Load first: with a likely {names}, start with the strengthening (progressive tendon loading); add "
+            "this stretch only once that is under way, and only if it does not bring on the tendon pain.")
+    for target in chosen:
+        if target["action"] == "stretch":
+            target["caution"] = f"{target['caution']} {note}" if target.get("caution") else note
+    return sorted(chosen, key=lambda t: t["action"] != "strengthen")  # stable: the order within each stays
 
 
 def root_signs(kb: KnowledgeBase, root_id: str) -> set[str]:

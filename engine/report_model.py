@@ -86,7 +86,7 @@ class Ranked(_Record):
     label: str
     side: Side = None
     confidence: float
-    icd10: Optional[str] = None
+    codes: Optional[dict[str, str]] = Field(None, description="Standard codes (snomed, icd10, icd10cm, loinc).")
     medical: Optional[bool] = Field(None, description="Conditions: needs a medical diagnosis.")
 
 

@@ -333,9 +333,10 @@ class _Checker:
                     f"root {e['id']!r} reaches no pain site: link it to a dysfunction or condition",
                     self.where(e, "id")))
         for e in self.s["conditions"]:
-            if e["id"] not in reached:
+            if e["id"] not in reached and e.get("from_imbalance", True):
                 self.problems.append(Problem(
-                    f"condition {e['id']!r} is not reached from any root: add a link that explains it",
+                    f"condition {e['id']!r} is not reached from any root: add a link that explains it "
+                    "(or set from_imbalance: false if no muscle imbalance contributes)",
                     self.where(e, "id")))
 
     @staticmethod
@@ -370,8 +371,26 @@ def _sort_key(problem: Problem):
     return (path, int(line) if line.isdigit() else 0, int(col) if col.isdigit() else 0, problem.message)
 
 
+def _code_existence(read) -> list[Problem]:
+    """ICD-10 and ICD-10-CM codes that the code tables do not contain (loading them is lint's cost only)."""
+    from compensa.kb.codes import unknown_icd_codes
+
+    problems = []
+    for section in ("pain_sites", "assessments", "conditions", "red_flags", "dysfunctions", "muscles"):
+        for e in read.sections[section]:
+            for system, code in unknown_icd_codes((e.get("codes") or {}).items()):
+                word = "ICD-10 (WHO)" if system == "icd10" else "ICD-10-CM"
+                hint = " (a CM-only code? put it under icd10cm)" if system == "icd10" else ""
+                problems.append(Problem(f"{_Checker._label(section, e)}: {word} has no code {code!r}{hint}",
+                                        str(e["_where"].get("codes") or e["at"]), code))
+    return problems
+
+
 def lint_kb(path=None) -> list[Problem]:
-    """Every problem in the KB folder at ``path`` (bundled KB by default), sorted by file and line."""
+    """Every problem in the KB folder at ``path`` (bundled KB by default), sorted by file and line.
+
+    Beyond what loading checks, lint also looks every ICD-10 / ICD-10-CM code up in the code tables."""
     from compensa.kb.loader import read_kb
 
-    return sorted(read_kb(path).problems, key=_sort_key)
+    read = read_kb(path)
+    return sorted(read.problems + _code_existence(read), key=_sort_key)

@@ -213,7 +213,7 @@ def _build(read: KBRead) -> KnowledgeBase:
         word_yes, word_no = ("present", "absent") if e["kind"] == "finding" else ("positive", "negative")
         assessments[e["id"]] = Assessment(
             e["id"], e["label"], e["aliases"], e["kind"], e["region"], e["sided"], e["how"], e["reading"],
-            e["source"], {word_yes: _effects(e[yes]), word_no: _effects(e[no])}, e["at"])
+            e["source"], {word_yes: _effects(e[yes]), word_no: _effects(e[no])}, e["at"], e["codes"])
     return KnowledgeBase(
         name=meta["name"] or "compensa",
         version=meta["version"] or "0",
@@ -226,9 +226,9 @@ def _build(read: KBRead) -> KnowledgeBase:
         roots=table("roots", lambda e: Root(**{k: e[k] for k in Root.__slots__})),
         dysfunctions=table("dysfunctions", lambda e: Dysfunction(**{k: e[k] for k in Dysfunction.__slots__})),
         conditions=table("conditions", lambda e: Condition(
-            e["id"], e["label"], e["aliases"], e["icd10"], e["sided"], e["medical"],
-            e["summary"], e["source"],
-            tuple(SiteLink(x["site"], x["strength"], x["evidence"], x["at"]) for x in e["sites"]), e["at"])),
+            e["id"], e["label"], e["aliases"], e["sided"], e["medical"], e["summary"], e["source"],
+            tuple(SiteLink(x["site"], x["strength"], x["evidence"], x["at"]) for x in e["sites"]), e["at"],
+            e["codes"], e["from_imbalance"], e["loading_first"])),
         links=tuple(Link(e["from"], e["to"], e["strength"], e["evidence"], e["mechanism"], e["source"], e["at"])
                     for e in s["links"]),
         assessments=assessments,

@@ -84,6 +84,7 @@ class Muscle:
     opposes: tuple[str, ...]
     source: str
     at: Location
+    codes: Mapping[str, str] = field(default_factory=dict)  # system -> code (snomed, icd10, icd10cm, loinc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,7 @@ class PainSite:
     region: str
     screen: tuple[str, ...]
     at: Location
+    codes: Mapping[str, str] = field(default_factory=dict)  # system -> code (snomed, icd10, icd10cm, loinc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,7 @@ class Dysfunction:
     summary: str
     source: str
     at: Location
+    codes: Mapping[str, str] = field(default_factory=dict)  # system -> code (snomed, icd10, icd10cm, loinc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +153,21 @@ class SiteLink:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
+    """A symptomatic condition. ``from_imbalance`` is false when no muscle imbalance contributes (no root
+    need explain it); ``loading_first`` marks a tendon problem, whose plan loads before it stretches."""
+
     id: str
     label: str
     aliases: tuple[str, ...]
-    icd10: str
     sided: bool
     medical: bool
     summary: str
     source: str
     sites: tuple[SiteLink, ...]
     at: Location
+    codes: Mapping[str, str] = field(default_factory=dict)  # system -> code (snomed, icd10, icd10cm, loinc)
+    from_imbalance: bool = True
+    loading_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +210,7 @@ class Assessment:
     source: str
     outcomes: Mapping[str, tuple[Effect, ...]]  # result word -> effects
     at: Location
+    codes: Mapping[str, str] = field(default_factory=dict)  # system -> code (snomed, icd10, icd10cm, loinc)
 
     @property
     def results(self) -> tuple[str, str]:
@@ -230,6 +239,7 @@ class RedFlag:
     advice: str
     source: str
     at: Location
+    codes: Mapping[str, str] = field(default_factory=dict)  # system -> code (snomed, icd10, icd10cm, loinc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,6 +461,14 @@ class KnowledgeBase:
             record = (self.assessments.get(node_id) or self.history.get(node_id) or self.red_flags.get(node_id)
                       or self.criteria.get(node_id))
         return getattr(record, "label", node_id)
+
+    def codes(self, record_id: str) -> Mapping[str, str]:
+        """The standard codes of any entry with them (pain site, finding, test, condition, red flag...)."""
+        for table in (self.conditions, self.pain_sites, self.assessments, self.red_flags, self.dysfunctions,
+                      self.muscles):
+            if record_id in table:
+                return table[record_id].codes
+        return {}
 
     def evidence_label(self, kind: str, id_: str, value: str) -> str:
         """A readable label of an evidence fact's subject: the KB label, or ``age 61`` / ``female`` for context."""

@@ -111,6 +111,29 @@ def _age(value, at, problems):
     return value
 
 
+def _codes(value, at, problems):
+    """``{snomed: ..., icd10: ...}``: known systems, each code well formed (see :mod:`compensa.kb.codes`)."""
+    from compensa.kb.codes import SYSTEMS, code_problem
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping of code system to code ({', '.join(SYSTEMS)}), got {_describe(value)}")
+    out = {}
+    for system, code in value.items():
+        if system not in SYSTEMS:
+            raise ValueError(f"unknown code system {system!r} (use {', '.join(SYSTEMS)})")
+        if isinstance(code, int) and not isinstance(code, bool) and system == "snomed":
+            code = str(code)  # YAML reads an unquoted SNOMED id as a number
+        if not isinstance(code, str) or not code.strip():
+            raise ValueError(f"{system} code must be text, got {_describe(code)}")
+        reason = code_problem(system, code.strip())
+        if reason:
+            raise ValueError(f"{system} code {code!r}: {reason}")
+        out[system] = code.strip()
+    return out
+
+
 def _enum(*allowed: str):
     def convert(value, at, problems):
         text = _text(value, at, problems)
@@ -159,28 +182,30 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                 "note": F(_optional_text, False, "")},
     "muscles": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "region": F(_id),
                 "sites": F(_ids, False, ()), "action": F(_text), "tendency": F(_enum("tight", "weak", "either")),
-                "opposes": F(_ids, False, ()), "source": F(_id)},
+                "opposes": F(_ids, False, ()), "source": F(_id), "codes": F(_codes, False, {})},
     "interventions": {"id": F(_id), "muscle": F(_id), "action": F(_enum("stretch", "strengthen")),
                       "label": F(_text), "how": F(_text), "dose": F(_optional_text, False, ""), "source": F(_id),
                       "avoid_with": F(_ids, False, ()), "caution": F(_optional_text, False, "")},
     "pain_sites": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "region": F(_id),
-                   "screen": F(_ids, False, ())},
+                   "screen": F(_ids, False, ()), "codes": F(_codes, False, {})},
     "roots": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()),
               "kind": F(_enum("muscular", "structural"), False, "muscular"), "sided": F(_bool, False, False),
               "tight": F(_ids, False, ()), "weak": F(_ids, False, ()), "member_strength": F(_number),
               "evidence": F(_evidence), "summary": F(_text), "source": F(_id)},
     "dysfunctions": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "region": F(_id),
-                     "sided": F(_bool, False, False), "summary": F(_text), "source": F(_id)},
+                     "sided": F(_bool, False, False), "summary": F(_text), "source": F(_id),
+                     "codes": F(_codes, False, {})},
     "conditions": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()),
-                   "icd10": F(_optional_text, False, ""), "sided": F(_bool, False, False),
-                   "medical": F(_bool, False, False), "summary": F(_text), "source": F(_id),
+                   "codes": F(_codes, False, {}), "sided": F(_bool, False, False),
+                   "medical": F(_bool, False, False), "from_imbalance": F(_bool, False, True),
+                   "loading_first": F(_bool, False, False), "summary": F(_text), "source": F(_id),
                    "sites": F(_nested_list("site"))},
     "site": {"site": F(_id), "strength": F(_number), "evidence": F(_evidence)},
     "links": {"from": F(_id), "to": F(_id), "strength": F(_number), "evidence": F(_evidence),
               "mechanism": F(_text), "source": F(_id)},
     "assessments": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()),
                     "kind": F(_enum("finding", "test")), "region": F(_id), "sided": F(_bool, False, False),
-                    "how": F(_text), "reading": F(_text), "source": F(_id),
+                    "how": F(_text), "reading": F(_text), "source": F(_id), "codes": F(_codes, False, {}),
                     "on_positive": F(_nested_list("effect"), False, ()), "on_negative": F(_nested_list("effect"), False, ()),
                     "on_present": F(_nested_list("effect"), False, ()), "on_absent": F(_nested_list("effect"), False, ())},
     "effect": {"node": F(_id, False), "muscle": F(_id, False), "state": F(_enum("tight", "weak"), False),
@@ -200,7 +225,8 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                "age_at_least": F(_age, False, -1), "age_below": F(_age, False, -1),
                "sex": F(_enum("female", "male"), False, ""), "onset": F(_enum("sudden", "gradual"), False, "")},
     "red_flags": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "question": F(_text),
-                  "category": F(_id), "level": F(_enum("emergency", "urgent", "review")), "advice": F(_text), "source": F(_id)},
+                  "category": F(_id), "level": F(_enum("emergency", "urgent", "review")), "advice": F(_text), "source": F(_id),
+                  "codes": F(_codes, False, {})},
 }
 
 _WHAT = {"site": "site", "effect": "effect", "kb": "kb", "member": "criterion member", "criteria": "criterion"}

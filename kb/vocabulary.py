@@ -97,5 +97,11 @@ class Vocabulary:
 
     def to_dict(self) -> dict[str, list[dict[str, object]]]:
         """Every kind's ids with labels and aliases (for ``GET /v1/kb/vocabulary``)."""
-        return {kind: [{"id": i, "label": label, "aliases": list(aliases)} for i, label, aliases in entries]
-                for kind, entries in self._entries.items()}
+        def entry(id_: str, label: str, aliases: tuple[str, ...]) -> dict[str, object]:
+            out: dict[str, object] = {"id": id_, "label": label, "aliases": list(aliases)}
+            codes = self.kb.codes(id_)
+            if codes:
+                out["codes"] = dict(codes)
+            return out
+
+        return {kind: [entry(*e) for e in entries] for kind, entries in self._entries.items()}

@@ -69,7 +69,7 @@ def test_kb_show_text_and_json(capsys):
     code, out, _ = run(capsys, "kb", "show", "it_band_syndrome")
     assert code == 0 and "caused_by:" in out and "lateral_hip_weakness" in out
     code, out, _ = run(capsys, "kb", "show", "it_band_syndrome", "--format", "json")
-    assert code == 0 and json.loads(out)["icd10"] == "M76.3"
+    assert code == 0 and json.loads(out)["codes"]["icd10"] == "M76.3"
     code, _, err = run(capsys, "kb", "show", "it_band")
     assert code == 2 and "did you mean" in err
 
