@@ -206,7 +206,27 @@ class Reasoning:
         Its ``cf``, rounded to 6 places, is the reported certainty: explanations show this
         arithmetic, not a recomputation of it.
         """
-        return combination(p.value for k in self.merged_keys(key) for p in self.contributions(k))
+        keys = self.merged_keys(key)
+        if len(keys) == 1:
+            return combination(p.value for p in self.contributions(keys[0]))
+        return combination(self._across_sides(keys))
+
+    def _across_sides(self, keys: tuple[tuple, ...]) -> list[float]:
+        """The contributions to a belief read over several sides, each piece of evidence once.
+
+        The same step from the same node on the left and on the right (weak gluteus medius, both
+        sides, supporting lower crossed syndrome) is one observation of the pattern, not two
+        independent ones: it counts once, at its strongest support and its strongest refutation.
+        """
+        strongest: dict[tuple, list[float]] = {}
+        for k in keys:
+            for part in self.contributions(k):
+                premise = part.support.premise
+                group = (premise[0], premise[1], part.support.via) if premise[0] == "Belief" else (premise, part.support.via)
+                best = strongest.setdefault(group, [0.0, 0.0])
+                best[0] = max(best[0], part.value)
+                best[1] = min(best[1], part.value)
+        return [v for pair in strongest.values() for v in pair if v]
 
     def shown(self, key: tuple) -> bool:
         """Whether this key is reported on its own (not merged into another)."""

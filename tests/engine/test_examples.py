@@ -141,7 +141,9 @@ def test_sagittal_postures_exclude_each_other():
 
 def test_walking_pain_eased_by_sitting_points_to_stenosis():
     report = consult({"pain": ["lower_back", "calf:left", "calf:right"], "history": ["neurogenic_claudication"]})
-    assert report.conditions[0].id == "spinal_stenosis" and "spinal_stenosis" in report.triage.medical_review
+    # beside "low back pain" (the pain itself); calf pain on both sides counts once for the unsided stenosis
+    assert "spinal_stenosis" in [c.id for c in report.conditions[:2]]
+    assert "spinal_stenosis" in report.triage.medical_review
 
 
 def test_frozen_shoulder_is_put_down_to_the_capsule_not_a_muscle_pattern():
