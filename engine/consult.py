@@ -57,7 +57,7 @@ def _root_view(kb: KnowledgeBase, case: Case, reasoning: Reasoning, key: tuple, 
     influence = reasoning.reported_influence(key)
     supporting = sorted((k for k, v in influence.items() if v > 0), key=lambda k: (-influence[k], k))
     conflicting = sorted((k for k, v in influence.items() if v < 0), key=lambda k: (influence[k], k))
-    tested = "test" in reasoning.observed_kinds(key)  # a test of its own signs, not of a condition it explains
+    tested = plan.pattern_tested(reasoning, key)  # a test of the pattern or its muscles, not of a posture or condition
     return {
         "id": root_id, "label": root.label, "side": side or None, "confidence": round(cf, 3),
         "status": _status(cf, tested), "physically_confirmed": tested, "tight": list(root.tight), "weak": list(root.weak),

@@ -15,7 +15,7 @@ from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split
 __all__ = [
     "CAUTION_MIN", "CAUTION_NOTE_MIN", "LOADING_FIRST_MIN", "alarm_clusters", "MEDICAL_REVIEW_MIN", "REFUTED", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN",
     "TARGET_ROOTS", "confirming_assessments", "disagreeing_tests", "evidence_words", "medical_review",
-    "next_assessments", "rank", "root_signs", "targets", "triage",
+    "next_assessments", "pattern_tested", "rank", "root_signs", "targets", "triage",
 ]
 
 #: Beliefs below this certainty are left out of the ranked lists (``explain --why-not`` still sees them).
@@ -99,6 +99,24 @@ def _observed(reasoning: Reasoning, key: tuple, kinds: tuple[str, ...] = ("findi
     return bool(set(kinds) & reasoning.observed_kinds(key))
 
 
+def pattern_tested(reasoning: Reasoning, root_key: tuple) -> bool:
+    """Whether a test shows the pattern's muscles: a test of the root itself, or of a muscle state it lists.
+
+    A test of a posture only (a navicular drop shows the arch, not which muscles let it fall) does
+    not confirm the muscles of a pattern: its targets stay tentative until one of them is tested.
+    """
+    for key in reasoning.merged_keys(root_key):
+        for part in reasoning.contributions(key):
+            premise = part.support.premise
+            if part.value <= 0:
+                continue
+            if premise[0] == "Evidence" and premise[1] == "test":
+                return True
+            if premise[0] == "Belief" and split_muscle_state(premise[1]) and _observed(reasoning, premise, ("test",)):
+                return True
+    return False
+
+
 def _choose_roots(reasoning: Reasoning) -> list[tuple[tuple, float]]:
     """The roots whose plans are given: the leader, plus likely roots resting on evidence of their own.
 
@@ -106,9 +124,10 @@ def _choose_roots(reasoning: Reasoning) -> list[tuple[tuple, float]]:
     exercise risks stretching or strengthening the wrong muscles (the method's own warning).
     """
     ranked = [(k, cf) for k, cf in rank(reasoning, "root", TARGET_MIN) if _observed(reasoning, k)][:TARGET_ROOTS]
-    roots = ranked[:1]
+    # the leader, on every side it is as likely on (a bilateral presentation is one pattern, both sides)
+    roots = [(k, cf) for k, cf in ranked if ranked and k[1] == ranked[0][0][1] and cf >= ranked[0][1] - 1e-9]
     explained = {ev for k, _ in roots for ev, w in reasoning.reported_influence(k).items() if w > 0}
-    for key, cf in ranked[1:]:
+    for key, cf in ranked[len(roots):]:
         own = {ev for ev, w in reasoning.reported_influence(key).items() if w > 0}
         # a further root must be likely AND rest on evidence the roots before it do not already explain
         if cf >= SECONDARY_TARGET_MIN and own - explained:
@@ -277,7 +296,7 @@ class _Planner:
         painful = _painful(kb, muscle, side, self.case)
         disagreement = _disagreement(kb, self.reasoning, self.case, state_key)
         state_tested = state_cf >= 0.2 and _observed(self.reasoning, state_key, ("test",))  # seen alone is not confirmed
-        untested = not _observed(self.reasoning, root_key, ("test",)) and not state_tested
+        untested = not pattern_tested(self.reasoning, root_key) and not state_tested
         because = self._because(muscle, action, root_key, cf, chain, found_by, painful)
         if side != root_key[2]:
             because += f"; on the {side} only, as the tests refute it on the other side"

@@ -40,3 +40,17 @@ def test_a_sided_pattern_still_reads_each_side_on_its_own():
     report = consult({"tests": ["hip_abductor_strength:positive:left", "trendelenburg:positive:left"]})
     sides = {(r.id, r.side) for r in report.root_causes if r.id == "lateral_hip_weakness"}
     assert sides == {("lateral_hip_weakness", "left")}
+
+
+def test_a_bilateral_presentation_gets_a_plan_on_both_sides():
+    report = consult({"tests": ["navicular_drop:positive:both"], "findings": ["overpronation:both"]})
+    sides = {t.side for t in report.targets if t.root == "pronation_distortion"}
+    assert sides == {"left", "right"}
+
+
+def test_a_posture_test_alone_leaves_the_pattern_muscles_tentative():
+    """A navicular drop measures the arch, not which muscles let it fall (the NASM pattern has 8)."""
+    report = consult({"tests": ["navicular_drop:positive:right"], "findings": ["overpronation:right"]})
+    pronation = [t for t in report.targets if t.root == "pronation_distortion"]
+    assert pronation and all(t.tentative for t in pronation)
+    assert not next(r for r in report.root_causes if r.id == "pronation_distortion").physically_confirmed
