@@ -31,6 +31,7 @@ from compensa.kb.vocabulary import Vocabulary
 __all__ = ["Case", "Context", "EvidenceItem", "onset_history", "MAX_ITEMS", "case_from_flags", "parse_case", "read_case_file"]
 
 _KIND_WORD = {"pain": "pain site", "finding": "finding", "test": "test", "red_flag": "red flag",
+              "yellow_flag": "yellow flag",
               "history": "history item", "diagnosis": "diagnosis (condition)"}
 _SECTION_OF = {v: k for k, v in SECTIONS.items()}
 
@@ -112,7 +113,7 @@ class Case:
                     item = {"site": e.id}
                 elif kind == "test":
                     item = {"id": e.id, "result": e.value}
-                elif kind in ("finding", "red_flag", "history"):
+                elif kind in ("finding", "red_flag", "history", "yellow_flag"):
                     item = {"id": e.id, "present": "unsure" if e.value == "unsure" else e.value == "present"}
                 else:
                     item = {"id": e.id}

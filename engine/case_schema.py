@@ -40,17 +40,19 @@ _RESULTS = ("positive", "negative")
 
 #: Case section -> evidence kind.
 SECTIONS = {"pain": "pain", "findings": "finding", "tests": "test", "red_flags": "red_flag",
-            "history": "history", "diagnoses": "diagnosis"}
+            "yellow_flags": "yellow_flag", "history": "history", "diagnoses": "diagnosis"}
 #: Case section -> the fields of one of its items, the term field first.
 ITEM_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side", "present"), "tests": ("id", "result", "side"),
-               "red_flags": ("id", "present"), "history": ("id", "present"), "diagnoses": ("id", "side")}
+               "red_flags": ("id", "present"), "yellow_flags": ("id", "present"), "history": ("id", "present"),
+               "diagnoses": ("id", "side")}
 #: The person and the story: scalar fields of a case (read by criteria; onset also as history).
 CONTEXT_FIELDS = ("age", "sex", "onset", "duration_weeks")
 #: Every top-level field of a case.
 FIELDS = (*SECTIONS, *CONTEXT_FIELDS, "name", "notes")
 _SHORTHAND_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side"), "tests": ("id", "result", "side"),
-                     "red_flags": ("id",), "history": ("id",), "diagnoses": ("id", "side")}
+                     "red_flags": ("id",), "yellow_flags": ("id",), "history": ("id",), "diagnoses": ("id", "side")}
 _KIND_WORD = {"pain": "pain site", "findings": "finding", "tests": "test", "red_flags": "red flag",
+              "yellow_flags": "yellow flag",
               "history": "history item", "diagnoses": "diagnosis"}
 
 
@@ -110,6 +112,11 @@ class RedFlagItem(_Item):
                                                        "present for safety). Unlisted flags count as not asked.")
 
 
+class YellowFlagItem(_Item):
+    id: Term = Field(description="Yellow-flag (psychosocial) id or name.", examples=["fear_avoidance"])
+    present: Presence = Field(True, description="false: asked and answered no. Yellow flags never withhold the plan.")
+
+
 class HistoryItem(_Item):
     id: Term = Field(examples=["runner"])
     present: Presence = True
@@ -133,6 +140,7 @@ def _items(model: type[BaseModel], shorthand: str) -> Any:
 
 
 _MODELS = {"pain": PainItem, "findings": FindingItem, "tests": TestItem, "red_flags": RedFlagItem,
+           "yellow_flags": YellowFlagItem,
            "history": HistoryItem, "diagnoses": DiagnosisItem}
 
 CASE_EXAMPLE: dict[str, Any] = {
@@ -160,6 +168,8 @@ class CaseInput(BaseModel):
         default_factory=list, max_length=MAX_ITEMS, description="Physical tests and their results.")
     red_flags: _items(RedFlagItem, "id (present)") = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=MAX_ITEMS, description="Screening answers; unlisted = not asked.")
+    yellow_flags: _items(YellowFlagItem, "id") = Field(  # type: ignore[valid-type]
+        default_factory=list, max_length=MAX_ITEMS, description="Psychosocial screening answers (STarT Back items...).")
     history: _items(HistoryItem, "id") = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=MAX_ITEMS, description="Context: activities, habits, prior injuries.")
     diagnoses: _items(DiagnosisItem, "id or id:side") = Field(  # type: ignore[valid-type]

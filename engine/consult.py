@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from compensa.engine import caveats, plan
+from compensa.engine.psychosocial import psychosocial
 from compensa.engine.case import Case, parse_case
 from compensa.engine.inference import CompiledKB
 from compensa.engine.reasoning import Reasoning
@@ -111,7 +112,7 @@ def build_report(kb: KnowledgeBase, case: Case, reasoning: Reasoning) -> Report:
     warnings = caveats.warnings(kb, reasoning, case, triage, roots, targets)
     return Report.build(kb, case, reasoning, triage=triage, root_causes=roots, dysfunctions=dysfunctions,
                         conditions=conditions, targets=targets, next_assessments=nexts, warnings=warnings,
-                        criteria=_criteria_views(kb, reasoning))
+                        criteria=_criteria_views(kb, reasoning), psychosocial=psychosocial(kb, case))
 
 
 _cache: dict[int, Consultant] = {}

@@ -203,6 +203,20 @@ class CriterionMet(_Record):
     source: str
 
 
+class Psychosocial(_Record):
+    """Yellow flags (STarT Back stratification): they change how the plan is delivered, never whether."""
+
+    tool: str
+    risk: Literal["low", "medium", "high", "not_assessed"]
+    score: int = Field(description="STarT Back total (0-9), items not asked counted as no.")
+    subscore: int = Field(description="Psychosocial subscale (items 5-9, 0-5).")
+    complete: bool = Field(description="Every item was answered (by the case or by its pain sites).")
+    not_asked: list[str]
+    flags: list[str] = Field(description="Yellow flags answered yes.")
+    advice: str
+    source: str
+
+
 class EngineInfo(_Record):
     rules_fired: int
     halted: bool
@@ -224,6 +238,7 @@ class ReportData(_Record):
     targets: list[Target] = Field(description="Empty whenever a red flag is present or unsure.")
     next_assessments: list[NextAssessment]
     criteria: list[CriterionMet] = Field(default_factory=list, description="KB criteria the case met, alarms first.")
+    psychosocial: Optional[Psychosocial] = None
     warnings: list[ReportWarning] = Field(description="Every caveat of the report, most important first.")
     review_advice: Optional[str] = None
     case: dict = Field(description="The case as understood (canonical ids, explicit sides and results).")

@@ -84,7 +84,7 @@ class _Checker:
     # -- the checks ---------------------------------------------------------------------------
     def check_sources(self) -> None:
         for section in ("muscles", "interventions", "roots", "dysfunctions", "conditions", "links",
-                        "assessments", "history", "red_flags", "criteria"):
+                        "assessments", "history", "red_flags", "criteria", "yellow_flags"):
             for entry in self.s[section]:
                 label = self._label(section, entry)
                 self.ref(entry, "source", entry["source"], self.sources, "source", label)
@@ -107,6 +107,14 @@ class _Checker:
                                              self.where(e, "avoid_with")))
         for e in self.s["pain_sites"]:
             self.refs(e, "screen", self.red_flags, "red flag", self._label("pain_sites", e))
+        items: dict[int, str] = {}
+        for e in self.s["yellow_flags"]:
+            self.refs(e, "from_pain", self.sites, "pain site", self._label("yellow_flags", e))
+            item = e.get("startback_item") or 0
+            if item and item in items:
+                self.problems.append(Problem(f"{self._label('yellow_flags', e)}: STarT Back item {item} is already "
+                                             f"{items[item]!r}", self.where(e, "startback_item")))
+            items.setdefault(item, e["id"])
 
     def check_roots(self) -> None:
         have = {(e["muscle"], e["action"]) for e in self.s["interventions"]}
@@ -343,7 +351,8 @@ class _Checker:
     def _label(section: str, entry: dict) -> str:
         if section == "links":
             return f"link {entry.get('from')} -> {entry.get('to')}"
-        name = {"history": "history item", "pain_sites": "pain site", "red_flags": "red flag", "criteria": "criterion"}.get(
+        name = {"history": "history item", "pain_sites": "pain site", "red_flags": "red flag", "criteria": "criterion",
+                "yellow_flags": "yellow flag"}.get(
             section, section.rstrip("s"))
         return f"{name} {entry.get('id')!r}"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from compensa.errors import KBError, Problem, closest
 from compensa.kb.model import (
     Assessment, Condition, Criterion, Member, Dysfunction, Effect, HistoryItem, Intervention, KnowledgeBase, Link,
-    Muscle, PainSite, RedFlag, Root, SiteLink, Source, muscle_state_id,
+    Muscle, PainSite, RedFlag, Root, SiteLink, Source, YellowFlag, muscle_state_id,
 )
 from compensa.kb.schema import SECTIONS, check_entry
 from compensa.kb.yamlsource import MAX_KB_FILE_BYTES, Location, MarkedDict, MarkedList, read_bounded_text, read_yaml
@@ -28,7 +28,7 @@ BUNDLED_KB = Path(__file__).resolve().parent / "data"
 
 _LIST_SECTIONS = tuple(s for s in SECTIONS if s not in ("kb", "site", "effect", "member"))
 _NODE_SECTIONS = ("muscles", "pain_sites", "roots", "dysfunctions", "conditions")
-_TERM_SECTIONS = ("assessments", "history", "red_flags")
+_TERM_SECTIONS = ("assessments", "history", "red_flags", "yellow_flags")
 
 
 class KBRead:
@@ -236,6 +236,7 @@ def _build(read: KBRead) -> KnowledgeBase:
                                                       e["source"], e["at"])),
         red_flags=table("red_flags", lambda e: RedFlag(**{k: e[k] for k in RedFlag.__slots__})),
         criteria=table("criteria", _criterion),
+        yellow_flags=table("yellow_flags", lambda e: YellowFlag(**{k: e[k] for k in YellowFlag.__slots__})),
         path=_display(read.path),
     )
 

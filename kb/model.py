@@ -26,6 +26,7 @@ __all__ = [
     "Intervention",
     "KnowledgeBase",
     "Link",
+    "YellowFlag",
     "Muscle",
     "PainSite",
     "RedFlag",
@@ -304,6 +305,25 @@ class Criterion:
     at: Location
 
 
+@dataclass(frozen=True, slots=True)
+class YellowFlag:
+    """A psychosocial screening item (fear, mood, worry, work...): it never withholds the plan.
+
+    ``startback_item`` numbers it in the STarT Back tool (1-9; 5-9 are the psychosocial subscale);
+    ``from_pain`` lists pain sites that answer the item yes (leg pain, neck or shoulder pain)."""
+
+    id: str
+    label: str
+    aliases: tuple[str, ...]
+    question: str
+    startback_item: int
+    psychosocial: bool
+    from_pain: tuple[str, ...]
+    advice: str
+    source: str
+    at: Location
+
+
 def _frozen(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
 
@@ -367,12 +387,13 @@ class KnowledgeBase:
     history: Mapping[str, HistoryItem]
     red_flags: Mapping[str, RedFlag]
     criteria: Mapping[str, Criterion] = field(default_factory=dict)
+    yellow_flags: Mapping[str, YellowFlag] = field(default_factory=dict)
     path: str = ""
     _index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("sources", "muscles", "interventions", "pain_sites", "roots", "dysfunctions",
-                     "conditions", "assessments", "history", "red_flags", "criteria"):
+                     "conditions", "assessments", "history", "red_flags", "criteria", "yellow_flags"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         index = self._index
         index["causes"] = _grouped((link.effect, link) for link in self.links)
@@ -459,7 +480,7 @@ class KnowledgeBase:
         record = self.node(node_id)
         if record is None:
             record = (self.assessments.get(node_id) or self.history.get(node_id) or self.red_flags.get(node_id)
-                      or self.criteria.get(node_id))
+                      or self.criteria.get(node_id) or self.yellow_flags.get(node_id))
         return getattr(record, "label", node_id)
 
     def codes(self, record_id: str) -> Mapping[str, str]:
@@ -514,5 +535,6 @@ class KnowledgeBase:
             "interventions": len(self.interventions),
             "links": len(self.links),
             "criteria": len(self.criteria),
+            "yellow_flags": len(self.yellow_flags),
             "sources": len(self.sources),
         }

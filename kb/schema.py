@@ -105,6 +105,12 @@ def _count(value, at, problems):
     return value
 
 
+def _startback_item(value, at, problems):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 9:
+        raise ValueError(f"expected the STarT Back item number, 1 to 9, got {_describe(value)}")
+    return value
+
+
 def _age(value, at, problems):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 130:
         raise ValueError(f"expected a whole number of years (0-130), got {_describe(value)}")
@@ -224,6 +230,9 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                "result": F(_enum("positive", "negative"), False, ""), "present": F(_bool, False, True),
                "age_at_least": F(_age, False, -1), "age_below": F(_age, False, -1),
                "sex": F(_enum("female", "male"), False, ""), "onset": F(_enum("sudden", "gradual"), False, "")},
+    "yellow_flags": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "question": F(_text),
+                     "startback_item": F(_startback_item, False, 0), "psychosocial": F(_bool, False, False),
+                     "from_pain": F(_ids, False, ()), "advice": F(_optional_text, False, ""), "source": F(_id)},
     "red_flags": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "question": F(_text),
                   "category": F(_id), "level": F(_enum("emergency", "urgent", "review")), "advice": F(_text), "source": F(_id),
                   "codes": F(_codes, False, {})},

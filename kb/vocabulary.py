@@ -19,7 +19,7 @@ from compensa.kb.model import KnowledgeBase
 __all__ = ["KINDS", "Vocabulary", "normalize"]
 
 #: Vocabulary kinds, in the order of the case sections.
-KINDS = ("pain", "finding", "test", "history", "diagnosis", "red_flag", "muscle", "root")
+KINDS = ("pain", "finding", "test", "history", "diagnosis", "red_flag", "yellow_flag", "muscle", "root")
 
 _SEPARATORS = re.compile(r"[\s\-_/.,]+")
 
@@ -43,7 +43,8 @@ class Vocabulary:
         sections: tuple[tuple[str, Iterable[Any]], ...] = (
             ("pain", kb.pain_sites.values()), ("finding", findings), ("test", tests),
             ("history", kb.history.values()), ("diagnosis", kb.conditions.values()),
-            ("red_flag", kb.red_flags.values()), ("muscle", kb.muscles.values()), ("root", kb.roots.values()),
+            ("red_flag", kb.red_flags.values()), ("yellow_flag", kb.yellow_flags.values()),
+            ("muscle", kb.muscles.values()), ("root", kb.roots.values()),
         )
         for kind, records in sections:
             for record in sorted(records, key=lambda r: r.id):
@@ -93,7 +94,7 @@ class Vocabulary:
 
     def other_kinds(self, kind: str, term: object) -> list[str]:
         """Case kinds other than ``kind`` in which ``term`` is known (to say where it belongs)."""
-        return [k for k in KINDS[:6] if k != kind and self.resolve(k, term)]
+        return [k for k in KINDS[:7] if k != kind and self.resolve(k, term)]
 
     def to_dict(self) -> dict[str, list[dict[str, object]]]:
         """Every kind's ids with labels and aliases (for ``GET /v1/kb/vocabulary``)."""

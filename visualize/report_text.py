@@ -174,6 +174,10 @@ def report_text(report: dict) -> str:
     if report["next_assessments"]:
         lines += ["", "NEXT ASSESSMENTS"]
         lines += [_wrap(f"- {n['label']}{_side(n)}: {n['why']}") for n in report["next_assessments"]]
+    psycho = report.get("psychosocial")
+    if psycho:
+        score = "" if psycho["risk"] == "not_assessed" else f" (STarT Back {psycho['score']}/9, psychosocial {psycho['subscore']}/5)"
+        lines += ["", f"PSYCHOSOCIAL: {psycho['risk'].replace('_', ' ')}{score}", _wrap(psycho["advice"])]
     if report.get("review_advice"):
         lines += ["", _wrap(report["review_advice"], "")]
     lines += ["", _wrap(report["disclaimer"], "")]
