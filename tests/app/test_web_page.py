@@ -195,3 +195,16 @@ def test_pain_on_one_side_and_tests_on_the_other_warns_before_the_targets(server
                            "document.querySelector('#targets')) & Node.DOCUMENT_POSITION_FOLLOWING)")
     assert before
     page.close()
+
+
+def test_every_pain_site_of_the_kb_is_on_the_body_map(server, browser):
+    from compensa.kb import load_kb
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(server + "/")
+    page.wait_for_selector("[data-testid=zone-back-achilles-right]")
+    on_map = set(page.eval_on_selector_all(".zone", "zones => zones.map(z => z.dataset.site)"))
+    assert set(load_kb().pain_sites) - on_map == set()
+    page.click("[data-testid=zone-back-achilles-right]")
+    assert "(right)" in page.inner_text("#pain-list")
+    page.close()
