@@ -43,7 +43,7 @@ class Report:
     @classmethod
     def build(cls, kb: KnowledgeBase, case: Case, reasoning: Reasoning, *, triage: dict, root_causes: list[dict],
               dysfunctions: list[dict], conditions: list[dict], targets: list[dict], next_assessments: list[dict],
-              warnings: list[dict], criteria: list[dict] = (), psychosocial: dict | None = None) -> Report:
+              warnings: list[dict], criteria: list[dict] | None = None, psychosocial: dict | None = None) -> Report:
         """Check the engine's sections against the typed record and assemble the report."""
         from compensa.engine.plan import REVIEW_ADVICE
 
@@ -51,7 +51,7 @@ class Report:
         data = ReportData.model_validate({
             "kb_version": kb.version_string, "disclaimer": DISCLAIMER, "triage": triage, "plan_withheld": withheld,
             "root_causes": root_causes, "dysfunctions": dysfunctions, "conditions": conditions, "targets": targets,
-            "next_assessments": next_assessments, "warnings": warnings, "criteria": list(criteria),
+            "next_assessments": next_assessments, "warnings": warnings, "criteria": list(criteria or ()),
             "psychosocial": psychosocial,
             "review_advice": None if withheld else REVIEW_ADVICE, "case": case.to_dict(),
             "engine": {"rules_fired": len(reasoning.run.fired), "halted": reasoning.run.halted,

@@ -265,7 +265,7 @@ class Member:
         """Whether the evidence this member reads can carry a side."""
         return self.kind in ("test", "finding", "pain", "diagnosis")
 
-    def describe(self, kb: "KnowledgeBase") -> str:
+    def describe(self, kb: KnowledgeBase) -> str:
         """The member in words, e.g. ``thigh thrust test positive`` or ``age 50 or over``."""
         if self.kind == "age":
             parts = ([f"{self.at_least} or over"] if self.at_least >= 0 else []) + (

@@ -24,6 +24,42 @@ KINDS = ("pain", "finding", "test", "history", "diagnosis", "red_flag", "yellow_
 _SEPARATORS = re.compile(r"[\s\-_/.,]+")
 
 
+#: Words that carry no meaning for matching a phrase to a name.
+_FILLER = frozenset({"the", "a", "an", "of", "on", "in", "at", "to", "and", "or", "with", "when", "while", "my", "his",
+                     "her", "their", "is", "are", "was", "pain", "painful", "ache", "aching", "sore"})
+
+
+def _stems(text: str) -> list[str]:
+    """The meaningful words of a term as written, each lightly stemmed (crosses/crossing -> cross).
+
+    Words are split on spaces only, so a compound keeps its hyphen: "sit-ups" is not "sits"."""
+    out = []
+    for part in (w.strip(".,;:()'\"").lower() for w in text.split()):
+        if not part or part in _FILLER:
+            continue
+        for suffix in ("ing", "es", "s"):
+            if len(part) > len(suffix) + 2 and part.endswith(suffix):
+                part = part[: -len(suffix)]
+                break
+        out.append(part)
+    return out
+
+
+def _fuzzy(word: str, index: dict[str, str], n: int) -> tuple[str, ...]:
+    """Up to ``n`` ids whose names are close to ``word`` (rapidfuzz token-set ratio >= 70), best first."""
+    from rapidfuzz import fuzz, process
+
+    found: list[str] = []
+    hits = process.extract(word.replace("_", " "), {k: k.replace("_", " ") for k in index},
+                           scorer=fuzz.token_set_ratio, limit=n * 4, score_cutoff=70)
+    top = hits[0][1] if hits else 0
+    for _shown, score, name in hits:
+        id_ = index[name]
+        if id_ not in found and score >= top - 12:  # only the near-best: a weak tail misleads more than it helps
+            found.append(id_)
+    return tuple(found[:n])
+
+
 def normalize(term: str) -> str:
     """Canonical form used for matching: lower case, words joined by ``_``, no apostrophes."""
     term = term.strip().lower().replace("'", "").replace("\u2019", "")
@@ -38,6 +74,7 @@ class Vocabulary:
         self._ids: dict[str, list[str]] = {k: [] for k in KINDS}
         self._index: dict[str, dict[str, str]] = {k: {} for k in KINDS}
         self._entries: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {k: [] for k in KINDS}
+        self._names: dict[str, list[tuple[str, str]]] = {k: [] for k in KINDS}  # (label or alias as written, id)
         findings = [a for a in kb.assessments.values() if a.kind == "finding"]
         tests = [a for a in kb.assessments.values() if a.kind == "test"]
         sections: tuple[tuple[str, Iterable[Any]], ...] = (
@@ -59,22 +96,46 @@ class Vocabulary:
         index = self._index[kind]
         for word in (id_, label, *aliases):
             index.setdefault(normalize(word), id_)
+            self._names[kind].append((word.replace("_", " "), id_))
 
     def ids(self, kind: str) -> list[str]:
         """All ids of ``kind``, sorted."""
         return list(self._ids[kind])
 
     def resolve(self, kind: str, term: object) -> str | None:
-        """The id ``term`` names in ``kind`` (by id, label or alias), or ``None``."""
+        """The id ``term`` names in ``kind`` (by id, label or alias, or a phrase variant), or ``None``.
+
+        A phrase variant is a term that contains every word of one name of exactly one entry of this
+        kind ("crosses legs when sitting" holds "crosses legs"): the longest such name wins, and when
+        two entries' names fit equally the term stays unknown (never a guess, never another kind)."""
         if not isinstance(term, str):
             return None
-        return self._index[kind].get(normalize(term))
+        return self._index[kind].get(normalize(term)) or self._phrase(kind, term)
+
+    def _phrase(self, kind: str, term: str) -> str | None:
+        words = set(_stems(term))
+        if len(words) < 2:
+            return None
+        best: dict[str, int] = {}
+        for name, id_ in self._names[kind]:
+            name_words = set(_stems(name))
+            # every word of the name is in the term, and the name is most of what the term says
+            if len(name_words) >= 2 and name_words <= words and len(name_words) >= 0.6 * len(words):
+                best[id_] = max(best.get(id_, 0), len(name_words))
+        if not best:
+            return None
+        top = max(best.values())
+        winners = [i for i, n in best.items() if n == top]
+        return winners[0] if len(winners) == 1 else None
 
     def suggest(self, kind: str, term: object, n: int = 3) -> tuple[str, ...]:
-        """The closest ids of ``kind`` to an unknown ``term``."""
+        """The closest ids of ``kind`` to an unknown ``term`` (rapidfuzz over ids, labels and aliases)."""
         if not isinstance(term, str):
             return ()
         word = normalize(term)
+        fuzzy = _fuzzy(word, self._index[kind], n)
+        if fuzzy:
+            return fuzzy
         found = list(closest(word, self._ids[kind], n))
         if len(found) < n:
             for alias, id_ in self._index[kind].items():

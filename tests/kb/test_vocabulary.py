@@ -27,3 +27,19 @@ def test_unknown_word_suggests_closest(vocab):
 
 def test_word_in_wrong_section_is_located(vocab):
     assert vocab.other_kinds("finding", "ober_test") == ["test"]
+
+
+def test_phrase_variants_resolve_within_their_kind_only():
+    from compensa.kb import load_kb
+    from compensa.kb.vocabulary import Vocabulary
+
+    vocab = Vocabulary(load_kb())
+    assert vocab.resolve("history", "crosses legs when sitting") == "habitual_leg_crossing"
+    assert vocab.resolve("pain", "outside of the right knee") == "lateral_knee"
+    assert vocab.resolve("pain", "pain in my lower back") == "lower_back"
+    assert vocab.resolve("muscle", "glute med") == "gluteus_medius"
+    assert vocab.resolve("root", "lower crossed") == "lower_crossed_syndrome"
+    assert vocab.resolve("history", "lots of sit-ups") is None  # sit-ups are not sitting: no guess
+    assert vocab.resolve("test", "crosses legs when sitting") is None  # never another kind
+    assert vocab.suggest("pain", "elbow") == ("lateral_elbow", "medial_elbow")
+    assert vocab.suggest("test", "trendelenberg")[0] == "trendelenburg"
