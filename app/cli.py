@@ -57,6 +57,7 @@ def _case_from(ctx, flags: dict):
     from compensa.engine.case import case_from_flags, read_case_file
 
     case_file = flags.pop("case_file")
+    strict = flags.pop("strict")
     context = {k: flags.pop(k) for k in ("age", "sex", "onset", "duration_weeks")}
     given = case_from_flags(flags["pain"], flags["finding"], flags["test"], flags["red_flag"], flags["no_red_flag"],
                             flags["history"], flags["diagnosis"], flags["unsure_red_flag"])
@@ -75,6 +76,8 @@ def _case_from(ctx, flags: dict):
         elif existing is None or isinstance(existing, list):
             data[key] = list(existing or []) + values
         # otherwise leave it: the case validator names the malformed section
+    if strict:
+        data["strict"] = True
     return data
 
 
@@ -93,9 +96,11 @@ _case_options = [
     click.option("--sex", metavar="female|male", help="Sex (some criteria read it)."),
     click.option("--onset", metavar="sudden|gradual", help="sudden: an injury from one event; gradual: built up over months."),
     click.option("--duration-weeks", type=int, metavar="WEEKS", help="How long it has hurt."),
+    click.option("--strict", is_flag=True, help="Refuse a case with an unknown term (default: list it as not "
+                                                "understood and consult the rest)."),
 ]
 _CASE_FLAGS = ("case_file", "pain", "finding", "test", "red_flag", "no_red_flag", "unsure_red_flag", "history",
-               "diagnosis", "age", "sex", "onset", "duration_weeks")
+               "diagnosis", "age", "sex", "onset", "duration_weeks", "strict")
 
 
 def case_options(func):

@@ -28,7 +28,7 @@ from compensa.errors import CaseError, Problem
 from compensa.kb.yamlsource import load_case_file_data
 from compensa.kb.vocabulary import Vocabulary
 
-__all__ = ["Case", "Context", "EvidenceItem", "onset_history", "MAX_ITEMS", "case_from_flags", "parse_case", "read_case_file"]
+__all__ = ["RAISING", "Case", "Context", "EvidenceItem", "Unrecognised", "onset_history", "MAX_ITEMS", "case_from_flags", "parse_case", "read_case_file"]
 
 _KIND_WORD = {"pain": "pain site", "finding": "finding", "test": "test", "red_flag": "red flag",
               "yellow_flag": "yellow flag",
@@ -84,13 +84,39 @@ def onset_history(onset: str | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Unrecognised:
+    """A term the KB does not know: what was written, where (field path), and ids of the same kind."""
+
+    term: str
+    where: str
+    kind: str
+    suggestions: tuple[str, ...]
+    answer: str = ""        # the answer given with it (present, unsure, absent, positive...)
+    red_flag: bool = False  # a red-flag answer, or a term that reads like one: never dropped
+
+    def to_dict(self) -> dict[str, object]:
+        return {"term": self.term, "where": self.where, "suggestions": list(self.suggestions)}
+
+
+#: Answers that, given with an unmatched red flag, withhold the plan (yes, unsure, a positive test).
+RAISING = ("present", "unsure", "positive")
+
+
+@dataclass(frozen=True, slots=True)
 class Case:
-    """A validated case: evidence items in canonical (sorted) order, the context, name and notes."""
+    """A validated case: evidence items in canonical (sorted) order, the context, name and notes, and
+    the terms that were not understood (lenient mode)."""
 
     evidence: tuple[EvidenceItem, ...]
     name: str = ""
     notes: str = ""
     context: Context = Context()
+    unrecognised: tuple[Unrecognised, ...] = ()
+
+    @property
+    def unmatched_red_flags(self) -> tuple[Unrecognised, ...]:
+        """Unknown terms that are (or read like) red flags answered yes or unsure: they withhold the plan."""
+        return tuple(u for u in self.unrecognised if u.red_flag and u.answer in RAISING)
 
     def facts(self) -> list[dict[str, str]]:
         """Every working-memory ``Evidence`` fact of the case (items, then context)."""
@@ -129,17 +155,26 @@ class Case:
 
 
 class _Resolver:
-    """Turn a shape-checked :class:`CaseInput` into evidence: resolve terms, expand sides, find contradictions."""
+    """Turn a shape-checked :class:`CaseInput` into evidence: resolve terms, expand sides, find contradictions.
 
-    def __init__(self, vocab: Vocabulary):
+    Strict: an unknown term is a problem (the case is refused). Lenient (the default): it is kept
+    as :class:`Unrecognised` and the consultation runs on the rest; a red-flag answer that cannot be
+    matched, or an unknown term anywhere that reads like a red flag, is marked so it withholds the plan."""
+
+    def __init__(self, vocab: Vocabulary, strict: bool = False):
         self.vocab = vocab
+        self.strict = strict
+        self.unrecognised: list[Unrecognised] = []
         self.problems: list[Problem] = []
         self.items: dict[tuple[str, str, str], tuple[str, str]] = {}  # (kind, id, side) -> (value, path)
 
-    def term(self, kind: str, text: str, path: str) -> str | None:
+    def term(self, kind: str, text: str, path: str, answer: str = "") -> str | None:
         found = self.vocab.resolve(kind, text)
         if found:
             return found
+        if not self.strict:
+            self.unrecognised.append(self._unknown(kind, text, path, answer))
+            return None
         elsewhere = self.vocab.other_kinds(kind, text)
         if elsewhere:
             where = " or ".join(f"'{_SECTION_OF[k]}'" for k in elsewhere)
@@ -148,6 +183,13 @@ class _Resolver:
             self.problems.append(Problem(f"unknown {_KIND_WORD[kind]} {text!r}", path, text,
                                          self.vocab.suggest(kind, text)))
         return None
+
+    def _unknown(self, kind: str, text: str, path: str, answer: str) -> Unrecognised:
+        elsewhere = self.vocab.other_kinds(kind, text)
+        suggestions = tuple(f"{_SECTION_OF[k]}: {self.vocab.resolve(k, text)}" for k in elsewhere) or \
+            self.vocab.suggest(kind, text)
+        red_flag = kind == "red_flag" or self.vocab.resembles_red_flag(text)
+        return Unrecognised(text, path, kind, suggestions, answer, red_flag)
 
     def add(self, kind: str, id_: str, sides: tuple[str, ...], value: str, path: str) -> None:
         for side in sides:
@@ -167,7 +209,7 @@ class _Resolver:
             side = getattr(item, "side", None)
             value = _value(kind, item)
         field = ITEM_FIELDS[section][0]
-        id_ = self.term(kind, term, path if isinstance(item, str) else f"{path}.{field}")
+        id_ = self.term(kind, term, path if isinstance(item, str) else f"{path}.{field}", value)
         if id_ is None:
             return
         if kind == "test" and isinstance(item, str):
@@ -187,7 +229,7 @@ class _Resolver:
             raise CaseError(self.problems)
         evidence = tuple(sorted(EvidenceItem(k, i, s, v) for (k, i, s), (v, _) in self.items.items()))
         context = Context(shape.age, shape.sex, shape.onset, shape.duration_weeks)
-        return Case(evidence, shape.name or "", shape.notes or "", context)
+        return Case(evidence, shape.name or "", shape.notes or "", context, tuple(self.unrecognised))
 
 
 _SIDE_EXPANSION = {None: ("",), "left": ("left",), "right": ("right",), "both": ("left", "right")}
@@ -202,12 +244,15 @@ def _value(kind: str, item: Any) -> str:
     return "present" if present else "absent"
 
 
-def parse_case(data: object, vocab: Vocabulary) -> Case:
+def parse_case(data: object, vocab: Vocabulary, strict: bool = False) -> Case:
     """Validate ``data`` (the case contract) into a :class:`Case`; raise CaseError on any problem.
 
     The one validator of the case contract: the library, the command line and the HTTP service all
-    call it, so the same input is accepted or refused the same way everywhere."""
-    return _Resolver(vocab).case(*validate_shape(data))
+    call it, so the same input is accepted or refused the same way everywhere. Shapes are always
+    strict (an unknown field is refused); an unknown *term* is refused only when ``strict`` (or the
+    case's own ``strict: true``), and otherwise listed in :attr:`Case.unrecognised`."""
+    shape, problems = validate_shape(data)
+    return _Resolver(vocab, strict or bool(shape.strict)).case(shape, problems)
 
 
 def read_case_file(path: str | Path) -> object:

@@ -161,8 +161,21 @@ def _evidence_basis(case: Case, targets: list[dict]) -> list[dict]:
     return []
 
 
+def _not_understood(case: Case) -> list[dict]:
+    """``unmatched_red_flag`` for each unknown red-flag answer given yes or unsure (first of all), then
+    one ``unrecognised`` naming every other term that was not understood."""
+    out = [_warning("unmatched_red_flag", f"Possible red flag not recognised: '{u.term}' answered {u.answer}; the "
+                    "plan is withheld until a clinician has reviewed it.", u.where) for u in case.unmatched_red_flags]
+    rest = [u for u in case.unrecognised if u not in case.unmatched_red_flags]
+    if rest:
+        named = "; ".join(f"'{u.term}' ({u.where})" for u in rest)
+        out.append(_warning("unrecognised", f"Not understood, so not used: {named}. See unrecognised for the "
+                            "closest known terms.", "unrecognised"))
+    return out
+
+
 def warnings(kb: KnowledgeBase, reasoning: Reasoning, case: Case, triage: dict, roots: list[dict],
              targets: list[dict]) -> list[dict]:
-    """Every caveat of one report, in the module's order (screening, sides, tests, evidence basis)."""
-    return [*_not_screened(kb, case, triage), *_sides_disagree(case, targets), *_target_disagreements(targets),
+    """Every caveat of one report, in the module's order (not understood, screening, sides, tests, evidence)."""
+    return [*_not_understood(case), *_not_screened(kb, case, triage), *_sides_disagree(case, targets), *_target_disagreements(targets),
             *_root_disagreements(kb, reasoning, roots, targets), *_evidence_basis(case, targets)]

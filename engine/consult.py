@@ -24,20 +24,23 @@ class Consultant:
         self.vocabulary = Vocabulary(kb)
         self.compiled = CompiledKB(kb, max_engines=max_engines)
 
-    def parse(self, case: object) -> Case:
-        """Validate a raw case (dict) against this KB's vocabulary."""
-        return case if isinstance(case, Case) else parse_case(case, self.vocabulary)
+    def parse(self, case: object, strict: bool = False) -> Case:
+        """Validate a raw case (dict) against this KB's vocabulary (``strict``: refuse unknown terms)."""
+        return case if isinstance(case, Case) else parse_case(case, self.vocabulary, strict)
 
-    def consult(self, case: object) -> Report:
-        """Run one consultation on a raw case dict (or a parsed :class:`Case`)."""
-        parsed = self.parse(case)
+    def consult(self, case: object, strict: bool = False) -> Report:
+        """Run one consultation on a raw case dict (or a parsed :class:`Case`).
+
+        Unknown terms are listed in the report's ``unrecognised`` (the rest is consulted), unless
+        ``strict`` (or the case's ``strict: true``) asks to refuse them."""
+        parsed = self.parse(case, strict)
         run = self.compiled.run(parsed.facts())
         reasoning = Reasoning(self.kb, run)
         return build_report(self.kb, parsed, reasoning)
 
-    def triage(self, case: object) -> dict:
-        """Only the red-flag triage of a case (no inference beyond screening)."""
-        return self.consult(case).to_dict()["triage"]  # a run is needed: red-flag clusters are rules
+    def triage(self, case: object, strict: bool = False) -> dict:
+        """Only the red-flag triage of a case."""
+        return self.consult(case, strict).to_dict()["triage"]  # a run is needed: red-flag clusters are rules
 
 
 def _evidence_view(kb: KnowledgeBase, key: tuple, influence: float) -> dict:
@@ -132,8 +135,10 @@ def consultant_for(kb: KnowledgeBase | None = None) -> Consultant:
         return found
 
 
-def consult(case: object, kb: KnowledgeBase | None = None) -> Report:
-    """Consult ``case`` (the case contract as a dict) against ``kb`` (the bundled KB by default)."""
-    return consultant_for(kb).consult(case)
+def consult(case: object, kb: KnowledgeBase | None = None, *, strict: bool = False) -> Report:
+    """Consult ``case`` (the case contract as a dict) against ``kb`` (the bundled KB by default).
+
+    ``strict``: refuse a case with an unknown term (CaseError) instead of listing it in ``unrecognised``."""
+    return consultant_for(kb).consult(case, strict)
 
 

@@ -312,7 +312,7 @@ def _below(scores: Scores, thresholds: dict) -> list[str]:
 def _score_case(consultant, case: LibraryCase, explain: Explainer | None) -> tuple[dict, dict | None]:
     """Consult one library case: its facts for the scores, and its failure record (None when it passed)."""
     try:
-        report = consultant.consult(case.case)
+        report = consultant.consult(case.case, strict=True)  # a library case names only known terms
     except CaseError as exc:
         return _refused_facts(case), {"case": case.id, "region": case.region,
                                       "differs": [f"case not accepted: {exc}"], "explanation": ""}

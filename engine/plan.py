@@ -432,6 +432,8 @@ def case_has_alarm(case: Case, kb: KnowledgeBase) -> bool:
     """True when an emergency or urgent red flag was answered present or unsure (no plan is then built).
 
     A ``review`` sign alone keeps the plan: it is listed in ``triage.review``."""
+    if case.unmatched_red_flags:  # a yes or unsure that could not be matched is never dropped
+        return True
     return any(e.value in ALARMING and kb.red_flags[e.id].level in ("emergency", "urgent")
                for e in case.of_kind("red_flag"))
 

@@ -47,11 +47,12 @@ class Report:
         """Check the engine's sections against the typed record and assemble the report."""
         from compensa.engine.plan import REVIEW_ADVICE
 
-        withheld = bool(triage["red_flags"] or triage.get("clusters"))
+        withheld = bool(triage["red_flags"] or triage.get("clusters") or triage.get("unmatched"))
         data = ReportData.model_validate({
             "kb_version": kb.version_string, "disclaimer": DISCLAIMER, "triage": triage, "plan_withheld": withheld,
             "root_causes": root_causes, "dysfunctions": dysfunctions, "conditions": conditions, "targets": targets,
             "next_assessments": next_assessments, "warnings": warnings, "criteria": list(criteria or ()),
+            "unrecognised": [u.to_dict() for u in case.unrecognised],
             "psychosocial": psychosocial,
             "review_advice": None if withheld else REVIEW_ADVICE, "case": case.to_dict(),
             "engine": {"rules_fired": len(reasoning.run.fired), "halted": reasoning.run.halted,

@@ -39,6 +39,9 @@ class Triage(_Record):
     red_flags: list[str] = Field(description="Red flags present or answered unsure, most severe first.")
     unsure: list[str] = Field(default_factory=list, description="Red flags answered 'unsure' (treated as present).")
     review: list[str] = Field(default_factory=list, description="Review signs raised (they keep the plan).")
+    unmatched: list[str] = Field(default_factory=list, description=(
+        "Red-flag answers (or terms that read like red flags) answered yes or unsure that the KB could not "
+        "match: they count as urgent and withhold the plan."))
     clusters: list[str] = Field(default_factory=list, description=(
         "Red-flag clusters met (KB criteria, e.g. cancer with a new neurological deficit): they set the level "
         "and withhold the plan like a red flag."))
@@ -166,10 +169,20 @@ class NextAssessment(_Record):
     for_: str = Field(alias="for", description="The hypothesis it would confirm or refute.")
 
 
+class UnrecognisedTerm(_Record):
+    """A term of the case the KB does not know (the consultation ran on everything else)."""
+
+    term: str
+    where: str = Field(description="Field path in the case, e.g. history[1].")
+    suggestions: list[str] = Field(description="Closest known ids of the same kind (or 'section: id' if it "
+                                               "belongs in another section).")
+
+
 class ReportWarning(_Record):
     """One caveat of the report (see :mod:`compensa.engine.caveats`)."""
 
-    code: Literal["not_screened", "sides_disagree", "test_disagrees", "visual_only", "tests_only"]
+    code: Literal["not_screened", "sides_disagree", "test_disagrees", "visual_only", "tests_only",
+                  "unmatched_red_flag", "unrecognised"]
     message: str
     where: str = Field(description="Where in the report it applies, e.g. targets[2] or triage.screened.")
     screened: Optional[str] = None
@@ -238,6 +251,8 @@ class ReportData(_Record):
     targets: list[Target] = Field(description="Empty whenever a red flag is present or unsure.")
     next_assessments: list[NextAssessment]
     criteria: list[CriterionMet] = Field(default_factory=list, description="KB criteria the case met, alarms first.")
+    unrecognised: list[UnrecognisedTerm] = Field(default_factory=list, description="Terms not understood; empty "
+                                                 "when everything was understood (strict mode refuses them instead).")
     psychosocial: Optional[Psychosocial] = None
     warnings: list[ReportWarning] = Field(description="Every caveat of the report, most important first.")
     review_advice: Optional[str] = None

@@ -90,7 +90,7 @@ def _cluster_advice(kb: KnowledgeBase, clusters: list[str]) -> str:
 
 
 def _level(kb: KnowledgeBase, alarming: list[str], clusters: list[str]) -> str:
-    levels = [kb.red_flags[f].level for f in alarming] + [kb.criteria[c].alarm for c in clusters]
+    levels = [kb.red_flags[f].level for f in alarming] + [kb.criteria[c].alarm for c in clusters] + ["urgent"]
     return min(levels, key=lambda level: LEVEL_ORDER[level])
 
 
@@ -114,11 +114,18 @@ def triage(kb: KnowledgeBase, case: Case, clusters: tuple[str, ...] = ()) -> dic
     ask = [{"id": f, "label": kb.red_flags[f].label, "question": kb.red_flags[f].question,
             "level": kb.red_flags[f].level} for f in not_asked]
     clusters_met = sorted(set(clusters), key=lambda c: (LEVEL_ORDER[kb.criteria[c].alarm], c))
-    if alarming or clusters_met:
+    unmatched = case.unmatched_red_flags
+    if alarming or clusters_met or unmatched:
         level = _level(kb, alarming, clusters_met)
+        if unmatched and LEVEL_ORDER[level] > LEVEL_ORDER["urgent"]:
+            level = "urgent"  # an answer that could not be matched counts as urgent: never dropped
         advice = _alarm_advice(kb, alarming, unsure, level)
         if clusters_met:
             advice = (_cluster_advice(kb, clusters_met) + " " + advice).strip()
+        if unmatched:
+            named = "; ".join(f"'{u.term}' ({u.where}, answered {u.answer})" for u in unmatched)
+            advice = (f"Possible red flag not recognised: {named}. A clinician must review it before any "
+                      f"exercise. " + advice).strip()
     else:
         level = "routine" if case.of_kind("pain") or case.of_kind("diagnosis") else "self_care"
         advice = _clear_advice(kb, case, screened, not_asked)
@@ -132,4 +139,4 @@ def triage(kb: KnowledgeBase, case: Case, clusters: tuple[str, ...] = ()) -> dic
                    "it persists, worsens or other warning signs appear.")
     return {"level": level, "red_flags": alarming, "unsure": unsure, "review": review, "advice": advice,
             "screened": screened, "not_screened": not_asked, "ask": ask,
-            "general_screening": general, "clusters": clusters_met}
+            "general_screening": general, "clusters": clusters_met, "unmatched": [u.term for u in unmatched]}

@@ -153,6 +153,19 @@ class Vocabulary:
             found = ranked[:n]
         return tuple(found[:n])
 
+    def resembles_red_flag(self, term: object) -> bool:
+        """Whether an unknown term reads like a red flag ("cauda equina" under diagnoses): its name, a
+        phrase variant of it, or a close spelling (rapidfuzz) of a red flag's label or alias."""
+        if not isinstance(term, str):
+            return False
+        if self.resolve("red_flag", term):
+            return True
+        from rapidfuzz import fuzz, process
+
+        names = [name for name, _ in self._names["red_flag"]]
+        return process.extractOne(term.lower(), [n.lower() for n in names], scorer=fuzz.token_set_ratio,
+                                  score_cutoff=88) is not None
+
     def other_kinds(self, kind: str, term: object) -> list[str]:
         """Case kinds other than ``kind`` in which ``term`` is known (to say where it belongs)."""
         return [k for k in KINDS[:7] if k != kind and self.resolve(k, term)]

@@ -40,7 +40,7 @@ def _triage_lines(report: dict) -> list[str]:
     triage = report["triage"]
     level = triage["level"].upper().replace("_", " ")
     screening = _warning(report, "not_screened")
-    alarms = [*triage["red_flags"], *triage.get("clusters", ())]
+    alarms = [*triage["red_flags"], *triage.get("clusters", ()), *(f"'{t}' (not recognised)" for t in triage.get("unmatched", ()))]
     if alarms:
         lines = [f"!!! TRIAGE: {level} — red flags: {', '.join(alarms)}", _wrap(triage["advice"]),
                  "  The exercise plan is withheld."]
@@ -165,6 +165,12 @@ def report_text(report: dict) -> str:
     """Render a report dict (``Report.to_dict()``) as plain text."""
     name = report.get("case", {}).get("name")
     lines = [f"compensa consultation{': ' + name if name else ''}   [{report['kb_version']}]", ""]
+    if report.get("unrecognised"):
+        lines += ["NOT UNDERSTOOD (not used; the rest was consulted):"]
+        for u in report["unrecognised"]:
+            hint = f" - did you mean {', '.join(u['suggestions'])}?" if u["suggestions"] else ""
+            lines.append(_wrap(f"? '{u['term']}' at {u['where']}{hint}"))
+        lines.append("")
     lines += _triage_lines(report)
     lines += _warning_lines(report)
     lines += _criteria_lines(report)

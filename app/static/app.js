@@ -174,7 +174,7 @@ const SCREENING_WORDS = { none: "Red flags not screened", partial: "Red flags pa
 
 function showTriage(report, caseData) {
   const triage = $("triage");
-  const alarms = report.triage.red_flags.concat(report.triage.clusters || []);
+  const alarms = report.triage.red_flags.concat(report.triage.clusters || [], (report.triage.unmatched || []).map((t) => `'${t}' (not recognised)`));
   const flagged = alarms.length > 0;
   const screened = screeningOf(report);
   const unscreened = !flagged && screened !== "complete";   // never a green "clear" banner

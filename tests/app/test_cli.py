@@ -34,7 +34,7 @@ def test_consult_json_is_the_contract(capsys, tmp_path):
 
 
 def test_bad_case_exits_2_with_field_and_suggestion_and_no_traceback(capsys):
-    code, out, err = run(capsys, "consult", "--pain", "lateral_kne")
+    code, out, err = run(capsys, "consult", "--pain", "lateral_kne", "--strict")
     assert code == 2 and out == ""
     assert "pain[0].site: unknown pain site 'lateral_kne' (did you mean 'lateral_knee'" in err
     assert "Traceback" not in err

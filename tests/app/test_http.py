@@ -65,12 +65,13 @@ def test_openapi_documents_every_field_with_examples(client):
 
 
 @pytest.mark.parametrize(("body", "loc", "text", "suggestion"), [
-    ({"pain": ["lateral_kne"]}, ["body", "pain", 0, "site"], "unknown pain site 'lateral_kne'", "lateral_knee"),
+    ({"pain": ["lateral_kne"], "strict": True}, ["body", "pain", 0, "site"], "unknown pain site 'lateral_kne'",
+     "lateral_knee"),
     ({"tests": [{"id": "ober_test", "result": "maybe"}]}, ["body", "tests", 0, "result"], "", None),
     ({"pain": [{"site": "neck", "sidee": "left"}]}, ["body", "pain", 0, "sidee"], "unknown field 'sidee'", "side"),
     ({"painn": []}, ["body", "painn"], "unknown case section 'painn'", "pain"),
     ({"pain": [5]}, ["body", "pain", 0], "must be a name or a mapping", None),
-    ({"findings": ["ober_test"]}, ["body", "findings", 0, "id"], "belongs under 'tests'", None),
+    ({"findings": ["ober_test"], "strict": True}, ["body", "findings", 0, "id"], "belongs under 'tests'", None),
 ])
 def test_bad_input_is_422_with_path_value_and_suggestions(client, body, loc, text, suggestion):
     response = client.post("/v1/consult", json=body)

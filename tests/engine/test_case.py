@@ -31,7 +31,7 @@ BAD = [
 @pytest.mark.parametrize(("case", "where", "message", "suggestion"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_bad_case_names_field_value_and_suggestion(case, where, message, suggestion):
     with pytest.raises(CaseError) as caught:
-        consult(case)
+        consult(case, strict=True)
     problems = caught.value.problems
     match = [p for p in problems if p.where == where and message in p.message]
     assert match, [str(p) for p in problems]
@@ -42,7 +42,7 @@ def test_bad_case_names_field_value_and_suggestion(case, where, message, suggest
 
 def test_all_problems_reported_together():
     with pytest.raises(CaseError) as caught:
-        consult({"pain": ["lateral_kne"], "tests": [{"id": "ober_test", "result": "x"}]})
+        consult({"pain": ["lateral_kne"], "tests": [{"id": "ober_test", "result": "x"}]}, strict=True)
     assert {p.where for p in caught.value.problems} == {"pain[0].site", "tests[0].result"}
 
 
@@ -92,5 +92,5 @@ def test_context_fields_are_echoed_and_onset_is_read_as_history():
 
 def test_a_bad_context_field_is_reported_with_the_other_problems():
     with pytest.raises(CaseError) as err:
-        consult({"pain": ["lower_bak"], "age": "old"})
+        consult({"pain": ["lower_bak"], "age": "old"}, strict=True)
     assert {p.where for p in err.value.problems} == {"pain[0].site", "age"}

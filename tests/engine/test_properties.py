@@ -195,7 +195,7 @@ def test_unknown_ids_always_give_an_error_with_a_suggestion(word, section):
     assume(all(vocab.resolve(k, word) is None for k in ("pain", "finding", "test", "history", "diagnosis", "red_flag")))
     item = f"{word}:positive" if section == "tests" else word
     try:
-        consult({section: [item]})
+        consult({section: [item]}, strict=True)
     except CaseError as exc:
         [problem] = exc.problems
         assert word in problem.message and problem.where.startswith(f"{section}[0]")

@@ -56,5 +56,5 @@ def test_yellow_flags_never_change_triage_or_the_plan(yes):
 def test_a_yellow_flag_is_named_readably_and_an_unknown_one_suggested():
     assert consult(dict(BACK, yellow_flags=["kinesiophobia"])).data.psychosocial.flags == ["fear_avoidance"]
     with pytest.raises(CaseError) as err:
-        consult(dict(BACK, yellow_flags=["fear avoidence"]))
+        consult(dict(BACK, yellow_flags=["fear avoidence"]), strict=True)
     assert err.value.problems[0].where == "yellow_flags[0].id" and "fear_avoidance" in err.value.problems[0].suggestions
