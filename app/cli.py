@@ -52,16 +52,35 @@ def cli(ctx: click.Context, kb_path: str | None) -> None:
     ctx.obj = {"kb": kb_path}
 
 
+def _note_text(note: str | None, note_file: str | None) -> str | None:
+    """The clinical note of --text or --text-file (not both)."""
+    if note is not None and note_file is not None:
+        raise UsageError("give --text or --text-file, not both")
+    if note_file is None:
+        return note
+    from compensa.kb.yamlsource import read_bounded_text
+
+    text, problem = read_bounded_text(Path(note_file), 64 * 1024, name=note_file, what="note file")
+    if problem is not None or text is None:
+        from compensa.errors import CaseError, Problem
+
+        raise CaseError(problem or Problem("cannot read the note file", note_file))
+    return text
+
+
 def _case_from(ctx, flags: dict):
     """The case of a command: its CASE file (if any) with the flags added to it."""
     from compensa.engine.case import case_from_flags, read_case_file
 
     case_file = flags.pop("case_file")
     strict = flags.pop("strict")
+    note = _note_text(flags.pop("note"), flags.pop("note_file"))
     context = {k: flags.pop(k) for k in ("age", "sex", "onset", "duration_weeks")}
     given = case_from_flags(flags["pain"], flags["finding"], flags["test"], flags["red_flag"], flags["no_red_flag"],
                             flags["history"], flags["diagnosis"], flags["unsure_red_flag"])
     given.update({k: v for k, v in context.items() if v is not None})
+    if note is not None:
+        given["text"] = note
     if case_file is None and not given:
         raise UsageError("give a CASE file (YAML or JSON) or flags such as --pain lateral_knee:right")
     data = read_case_file(case_file) if case_file else {}
@@ -96,11 +115,14 @@ _case_options = [
     click.option("--sex", metavar="female|male", help="Sex (some criteria read it)."),
     click.option("--onset", metavar="sudden|gradual", help="sudden: an injury from one event; gradual: built up over months."),
     click.option("--duration-weeks", type=int, metavar="WEEKS", help="How long it has hurt."),
+    click.option("--text", "note", metavar="NOTE", help="A clinical note, parsed into the case."),
+    click.option("--text-file", "note_file", type=click.Path(dir_okay=False), metavar="FILE",
+                 help="A clinical note read from a file (UTF-8)."),
     click.option("--strict", is_flag=True, help="Refuse a case with an unknown term (default: list it as not "
                                                 "understood and consult the rest)."),
 ]
 _CASE_FLAGS = ("case_file", "pain", "finding", "test", "red_flag", "no_red_flag", "unsure_red_flag", "history",
-               "diagnosis", "age", "sex", "onset", "duration_weeks", "strict")
+               "diagnosis", "age", "sex", "onset", "duration_weeks", "strict", "note", "note_file")
 
 
 def case_options(func):

@@ -206,6 +206,14 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
         record(report, request, "consult")
         return JSONResponse(report)  # the engine's typed record, serialised once
 
+    @app.post("/v1/parse", response_model=None, summary="Parse a clinical note into a case (spans, what was not understood)")
+    def parse(body: object = Depends(_json_body)) -> JSONResponse:
+        if not isinstance(body, dict) or set(body) - {"text"} or not isinstance(body.get("text"), str):
+            from compensa.errors import CaseError, Problem
+
+            raise CaseError(Problem("the body must be {\"text\": \"the clinical note\"}", "text"))
+        return JSONResponse(consultant.parse_note(body["text"]))
+
     @app.post("/v1/triage", response_model=None, responses={200: {"model": Triage}},
               openapi_extra=_body_spec("Case"), summary="Red-flag triage only")
     def triage(case: object = Depends(_json_body)) -> JSONResponse:

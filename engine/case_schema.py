@@ -48,7 +48,7 @@ ITEM_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side", "present"), 
 #: The person and the story: scalar fields of a case (read by criteria; onset also as history).
 CONTEXT_FIELDS = ("age", "sex", "onset", "duration_weeks")
 #: Every top-level field of a case.
-FIELDS = (*SECTIONS, *CONTEXT_FIELDS, "name", "notes", "strict")
+FIELDS = (*SECTIONS, *CONTEXT_FIELDS, "name", "notes", "strict", "text")
 _SHORTHAND_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side"), "tests": ("id", "result", "side"),
                      "red_flags": ("id",), "yellow_flags": ("id",), "history": ("id",), "diagnoses": ("id", "side")}
 _KIND_WORD = {"pain": "pain site", "findings": "finding", "tests": "test", "red_flags": "red flag",
@@ -179,6 +179,9 @@ class CaseInput(BaseModel):
     onset: Optional[Literal["sudden", "gradual"]] = Field(
         None, description="sudden: an injury from one event (a rolled ankle); gradual: built up over months.")
     duration_weeks: Optional[StrictInt] = Field(None, ge=0, le=5200, description="How long it has hurt, in weeks.")
+    text: Optional[Annotated[StrictStr, Field(max_length=20_000), AfterValidator(_valid_text)]] = Field(
+        None, description="A clinical note, parsed into the case (structured fields win, except a red flag the "
+                          "note answers yes or unsure).", examples=["R lateral knee pain, Ober +ve R, no numbness"])
     strict: Optional[bool] = Field(None, description="true: refuse an unknown term instead of listing it in "
                                                      "the report's unrecognised (for programs that want that).")
     name: Optional[Note] = Field(None, description="A label for the case (echoed, not used).")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from compensa.engine import caveats, plan
 from compensa.engine.psychosocial import psychosocial
-from compensa.engine.case import Case, parse_case
+from compensa.engine.case import Case, Unrecognised, parse_case
 from compensa.engine.inference import CompiledKB
 from compensa.engine.reasoning import Reasoning
 from compensa.engine.report import Report
@@ -25,8 +26,27 @@ class Consultant:
         self.compiled = CompiledKB(kb, max_engines=max_engines)
 
     def parse(self, case: object, strict: bool = False) -> Case:
-        """Validate a raw case (dict) against this KB's vocabulary (``strict``: refuse unknown terms)."""
-        return case if isinstance(case, Case) else parse_case(case, self.vocabulary, strict)
+        """Validate a raw case (dict) against this KB's vocabulary (``strict``: refuse unknown terms).
+
+        A ``text`` field (a clinical note) is parsed and merged in first; what the note held that was
+        not understood joins ``unrecognised`` (``where``: its characters in the text)."""
+        if isinstance(case, Case):
+            return case
+        if isinstance(case, dict) and isinstance(case.get("text"), str):
+            from compensa.engine.notes import merge_note, parse_note
+
+            parsed = parse_note(case["text"], self.vocabulary)
+            result = parse_case(merge_note(case, parsed["case"]), self.vocabulary, strict)
+            leftovers = tuple(Unrecognised(u["text"], f"text[{u['start']}:{u['end']}]", "note", ())
+                              for u in parsed["unrecognised"])
+            return dataclasses.replace(result, unrecognised=result.unrecognised + leftovers)
+        return parse_case(case, self.vocabulary, strict)
+
+    def parse_note(self, text: str) -> dict:
+        """A clinical note as ``{case, spans, unrecognised}`` (see :mod:`compensa.engine.notes`)."""
+        from compensa.engine.notes import parse_note
+
+        return parse_note(text, self.vocabulary)
 
     def consult(self, case: object, strict: bool = False) -> Report:
         """Run one consultation on a raw case dict (or a parsed :class:`Case`).

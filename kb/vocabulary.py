@@ -162,7 +162,7 @@ class Vocabulary:
             return True
         from rapidfuzz import fuzz, process
 
-        names = [name for name, _ in self._names["red_flag"]]
+        names = [name for name, _ in self._names["red_flag"] if " " in name.strip() or len(name) >= 6]  # "ca", "temp": too generic
         return process.extractOne(term.lower(), [n.lower() for n in names], scorer=fuzz.token_set_ratio,
                                   score_cutoff=88) is not None
 

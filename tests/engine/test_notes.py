@@ -1,0 +1,122 @@
+"""Clinical notes (issue 12): spaCy rule matching + negspacy, scored on the annotated notes.
+
+The yardstick is tests/data/notes/ (93 notes in our own words, every region). The floors below are
+the figures measured when the parser landed, kept so a change that reads notes worse fails; the
+issue's aim (F1 >= 0.9 per field, every negated red flag) is not reached yet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from compensa.engine import consult, consultant_for
+
+NOTES = sorted((Path(__file__).resolve().parents[1] / "data" / "notes").glob("*.yaml"))
+FIELDS = ("pain", "findings", "tests", "red_flags", "history", "age", "sex")
+#: F1 measured on the annotated notes when the parser landed (see the module docstring).
+FLOORS = {"pain": 0.55, "findings": 0.75, "tests": 0.55, "red_flags": 0.55, "history": 0.55, "age": 0.9, "sex": 0.9}
+NEGATED_FLOOR = 0.55
+
+
+def _parse(text: str) -> dict:
+    return consultant_for().parse_note(text)
+
+
+def _items(case: dict, field: str) -> set:
+    value = case.get(field)
+    if value is None:
+        return set()
+    if not isinstance(value, list):
+        return {("value", value)}
+    out = set()
+    for item in value:
+        if isinstance(item, str):
+            out.add((item.split(":")[0], None, True))
+        else:
+            out.add((item.get("id") or item.get("site"), item.get("side"), item.get("result", item.get("present", True))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def scores() -> dict:
+    counts = {f: [0, 0, 0] for f in FIELDS}
+    negated = [0, 0]
+    for path in NOTES:
+        note = yaml.safe_load(path.read_text(encoding="utf-8"))
+        got, expected = _parse(note["text"])["case"], note["expect"]
+        for field in FIELDS:
+            a, b = _items(got, field), _items(expected, field)
+            counts[field][0] += len(a & b)
+            counts[field][1] += len(a - b)
+            counts[field][2] += len(b - a)
+        for flag in expected.get("red_flags", []):
+            if isinstance(flag, dict) and flag.get("present") is False:
+                negated[1] += 1
+                negated[0] += any(g.get("id") == flag["id"] and g.get("present") is False
+                                  for g in got.get("red_flags", []))
+    f1 = {}
+    for field, (tp, fp, fn) in counts.items():
+        precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+        f1[field] = 2 * precision * recall / max(precision + recall, 1e-9)
+    return {"f1": f1, "negated": negated[0] / max(negated[1], 1)}
+
+
+def test_the_annotated_notes_cover_every_region():
+    regions = {yaml.safe_load(p.read_text(encoding="utf-8"))["region"] for p in NOTES}
+    assert len(NOTES) >= 60 and len(regions) >= 15
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_each_field_reads_at_least_as_well_as_when_the_parser_landed(scores, field):
+    assert scores["f1"][field] >= FLOORS[field], scores["f1"]
+
+
+def test_negated_red_flags_read_at_least_as_well_as_when_the_parser_landed(scores):
+    assert scores["negated"] >= NEGATED_FLOOR
+
+
+def test_a_note_becomes_a_case_with_spans_sides_negation_and_context():
+    text = ("38 y/o F runner c/o R lateral knee pain x6/52. Ober +ve R, Trendelenburg -ve L. "
+            "No numbness or tingling, denies bladder or bowel change. Enjoys knitting.")
+    parsed = _parse(text)
+    case = parsed["case"]
+    assert case["pain"] == [{"site": "lateral_knee", "side": "right"}]
+    assert {"id": "ober_test", "result": "positive", "side": "right"} in case["tests"]
+    assert {"id": "trendelenburg", "result": "negative", "side": "left"} in case["tests"]
+    assert {(f["id"], f["present"]) for f in case["red_flags"]} >= {
+        ("persistent_numbness", False), ("bladder_dysfunction", False), ("bowel_dysfunction", False)}
+    assert (case["age"], case["sex"], case["duration_weeks"]) == (38, "female", 6)
+    assert {"id": "runner", "present": True} in case["history"]
+    ober = next(s for s in parsed["spans"] if s["id"] == "ober_test")
+    assert text[ober["start"]:ober["end"]] == "Ober"
+    assert [u["text"] for u in parsed["unrecognised"]] == ["Enjoys knitting"]
+
+
+def test_a_red_flag_in_a_note_withholds_the_plan_even_against_a_structured_no():
+    case = {"pain": ["lower_back"], "findings": ["anterior_pelvic_tilt"], "tests": ["thomas_test:positive:both"],
+            "red_flags": [{"id": "saddle_anaesthesia", "present": False}],
+            "text": "Reports new saddle anaesthesia since yesterday."}
+    report = consult(case)
+    assert report.targets == [] and report.triage.level == "emergency"
+
+
+def test_structured_fields_win_over_the_note():
+    report = consult({"age": 40, "tests": ["ober_test:negative:right"], "text": "62yo M. Ober +ve R."}).to_dict()
+    assert report["case"]["age"] == 40 and report["case"]["tests"] == [{"id": "ober_test", "result": "negative",
+                                                                         "side": "right"}]
+
+
+def test_http_parses_and_consults_notes():
+    from compensa.app.http import create_app
+
+    client = TestClient(create_app())
+    parsed = client.post("/v1/parse", json={"text": "L lateral hip pain, Trendelenburg +ve L"}).json()
+    assert {"id": "trendelenburg", "result": "positive", "side": "left"} in parsed["case"]["tests"]
+    report = client.post("/v1/consult", json={"text": "LBP. Unsure about bladder change."}).json()
+    assert report["plan_withheld"] and report["triage"]["level"] == "emergency"
+    assert client.post("/v1/parse", json={"text": "x", "extra": 1}).status_code == 422
+    assert client.post("/v1/parse", json={"text": "   "}).status_code == 422
