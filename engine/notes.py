@@ -59,6 +59,39 @@ _SUDDEN = re.compile(r"\b(sudden(ly)?|rolled|twisted|fell|fall|tackle|crash|coll
 _GRADUAL = re.compile(r"\b(gradual(ly)?|insidious|no (?:known )?injury|no trauma|built up|over (?:weeks|months))\b",
                       re.I)
 _CLAUSE = re.compile(r"[^.;,\n]+")
+#: Clinical shorthand for words of KB names ("hip abd strength" for "hip abductor strength").
+_SHORTHAND = {"abductor": ("abd",), "abduction": ("abd",), "adductor": ("add",), "extension": ("ext",),
+              "extensor": ("ext",), "flexion": ("flex",), "flexor": ("flex",), "external": ("ext", "e"),
+              "internal": ("int", "i"), "rotation": ("rot", "r"), "strength": ("str", "strength"),
+              "single-leg": ("sl", "single leg"), "single": ("sl",), "range": ("rom",), "test": ("",),
+              "endurance": ("end",), "bilateral": ("bilat",), "shoulder": ("sh",), "lumbar": ("lx",),
+              "cervical": ("cx",), "thoracic": ("tx",)}
+
+
+#: Words that deny a red flag by themselves ("afebrile" is fever: no), matched like KB names.
+_DENIALS = {"afebrile": "fever", "apyrexial": "fever", "no injury": "significant_trauma",
+            "no trauma": "significant_trauma", "no fall": "significant_trauma", "weight bearing": "cannot_take_four_steps",
+            "able to weight bear": "cannot_take_four_steps", "fwb": "cannot_take_four_steps",
+            "walking normally": "cannot_take_four_steps", "can walk": "cannot_take_four_steps",
+            "no recent injury": "recent_knee_injury", "no weight loss": "unexplained_weight_loss",
+            "weight stable": "unexplained_weight_loss", "sleeps well": "night_pain", "not breathless": "chest_or_arm_pain"}
+#: Words right after a red flag that deny it ("bladder fine", "bowels normal").
+_AFTER_DENIAL = {"fine", "normal", "nad", "ok", "unremarkable", "nil", "intact", "unaffected", "-ve", "neg", "negative",
+                 "no", "denied", "clear", "normally"}
+
+
+def _variants(name: str) -> set[str]:
+    """A KB name and its shorthand forms: each word with a shorthand replaced, one at a time and all at once."""
+    words = name.lower().split()
+    out = {" ".join(words)}
+    if len(words) < 2:
+        return out
+    for i, word in enumerate(words):
+        for short in _SHORTHAND.get(word, ()):
+            out.add(" ".join(w for w in words[:i] + [short] + words[i + 1:] if w))
+    every = [(_SHORTHAND.get(w) or (w,))[0] for w in words]
+    out.add(" ".join(w for w in every if w))
+    return {v for v in out if len(v) >= 3}
 
 
 @dataclass
@@ -93,16 +126,27 @@ class NoteParser:
 
         self.vocab = vocab
         self.nlp = spacy.blank("en")
-        self.nlp.add_pipe("sentencizer")
+        from spacy.pipeline.sentencizer import Sentencizer
+
+        # a semicolon ends a negation's reach too: "denies trauma; reports numbness" (numbness is present)
+        self.nlp.add_pipe("sentencizer", config={"punct_chars": [*Sentencizer.default_punct_chars, ";"]})
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self.keys: dict[int, tuple[str, str]] = {}
+        self.denials: set[str] = set()
         for kind in KIND_PRIORITY:
             for name, id_ in vocab._names[kind]:  # every id, label and alias as written
                 key = f"{kind}|{id_}"
                 self.keys[self.nlp.vocab.strings.add(key)] = (kind, id_)
-                self.matcher.add(key, [self.nlp.make_doc(name.lower())])
+                self.matcher.add(key, [self.nlp.make_doc(v) for v in sorted(_variants(name))])
+        for phrase, flag in _DENIALS.items():
+            if flag in vocab.kb.red_flags:
+                key = f"denial|{flag}"
+                self.keys[self.nlp.vocab.strings.add(key)] = ("red_flag", flag)
+                self.matcher.add(key, [self.nlp.make_doc(phrase)])
+                self.denials.add(phrase)
         patterns = termset("en_clinical").get_patterns()
         patterns["preceding_negations"] = [*patterns["preceding_negations"], "nil", "denies", "no h/o", "nad"]
+        patterns["termination"] = [*patterns["termination"], "reports", "reported", "reporting", "complains", "c/o"]
         self.negex = self.nlp.add_pipe("negex", config={"neg_termset": patterns, "chunk_prefix": []})
         self._lock = threading.Lock()
 
@@ -213,7 +257,13 @@ class NoteParser:
             return (None, "negated") if hit.negated else ({"site": hit.id, **sided}, "present")
         if hit.kind == "red_flag":
             before = set(self._words(doc, clause[0], hit.start)) | {t.text for t in doc[max(0, hit.start - 1):hit.start]}
-            present: object = False if hit.negated else ("unsure" if before & _UNSURE else True)
+            after = self._words(doc, hit.end, min(clause[1], hit.end + 2))
+            denied = hit.negated or doc[hit.start:hit.end].text.lower() in self.denials or bool(set(after) & _AFTER_DENIAL)
+            to_exclude = " ".join(self._words(doc, clause[0], hit.start))
+            if re.search(r"\b(rule out|r/o|exclude|excluding|query|\?)", to_exclude):
+                denied = False  # a flag still to be ruled out is not known to be absent: unsure, never no
+                before = before | {"unsure"}
+            present: object = False if denied else ("unsure" if before & _UNSURE else True)
             return {"id": hit.id, "present": present}, str(present)
         if hit.kind == "diagnosis":
             before = set(self._words(doc, hit.start - 3, hit.start))
