@@ -126,7 +126,7 @@ class NoteParser:
 
         self.vocab = vocab
         self.nlp = spacy.blank("en")
-        from spacy.pipeline.sentencizer import Sentencizer
+        from spacy.pipeline import Sentencizer
 
         # a semicolon ends a negation's reach too: "denies trauma; reports numbness" (numbness is present)
         self.nlp.add_pipe("sentencizer", config={"punct_chars": [*Sentencizer.default_punct_chars, ";"]})
