@@ -41,28 +41,34 @@ def _answers(kb: KnowledgeBase, case: Case) -> dict[str, bool]:
     return answers
 
 
+def _risk(case: Case, score: int, subscore: int) -> str:
+    """The STarT Back stratum (not_assessed when no yellow flag was answered at all)."""
+    if not any(e.kind == "yellow_flag" for e in case.evidence):
+        return "not_assessed"
+    if score <= 3:
+        return "low"
+    return "high" if subscore >= 4 else "medium"
+
+
+def _advice(kb: KnowledgeBase, case: Case, risk: str, missing: list, flags: list[str]) -> str:
+    advice = ADVICE[risk]
+    if missing and risk != "not_assessed":
+        advice += f" Not asked (counted as no, so the risk may be higher): {', '.join(missing)}."
+    if risk != "not_assessed" and not any(e.id == "lower_back" for e in case.of_kind("pain")):
+        advice += " STarT Back is validated for low back pain; elsewhere it is a guide only."
+    return advice + "".join(f" {kb.yellow_flags[f].advice}" for f in flags if kb.yellow_flags[f].advice)
+
+
 def psychosocial(kb: KnowledgeBase, case: Case) -> dict:
     """The report's ``psychosocial`` block: STarT Back score and stratum, flags raised, advice."""
     answers = _answers(kb, case)
     items = {f.startback_item: f for f in kb.yellow_flags.values() if f.startback_item}
     flags = sorted(f for f, yes in answers.items() if yes)
-    asked = {i for i, f in items.items() if f.id in answers}
+    missing = sorted(i for i, f in items.items() if f.id not in answers)
     score = sum(1 for f in items.values() if answers.get(f.id))
     subscore = sum(1 for f in items.values() if f.psychosocial and answers.get(f.id))
-    if not any(e.kind == "yellow_flag" for e in case.evidence):
-        risk = "not_assessed"
-    elif score <= 3:
-        risk = "low"
-    else:
-        risk = "high" if subscore >= 4 else "medium"
-    advice = ADVICE[risk]
-    missing = sorted(set(items) - asked)
-    if missing and risk != "not_assessed":
-        names = ", ".join(in_sentence(items[i].label) for i in missing)
-        advice += f" Not asked (counted as no, so the risk may be higher): {names}."
-    if risk != "not_assessed" and not any(e.id == "lower_back" for e in case.of_kind("pain")):
-        advice += " STarT Back is validated for low back pain; elsewhere it is a guide only."
-    advice += "".join(f" {kb.yellow_flags[f].advice}" for f in flags if kb.yellow_flags[f].advice)
+    risk = _risk(case, score, subscore)
+    advice = _advice(kb, case, risk, [in_sentence(items[i].label) for i in missing], flags)
     return {"tool": "STarT Back", "risk": risk, "score": score, "subscore": subscore,
             "complete": not missing, "not_asked": [items[i].id for i in missing], "flags": flags,
             "advice": advice, "source": "hill_2011_startback"}

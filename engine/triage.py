@@ -116,27 +116,39 @@ def triage(kb: KnowledgeBase, case: Case, clusters: tuple[str, ...] = ()) -> dic
     clusters_met = sorted(set(clusters), key=lambda c: (LEVEL_ORDER[kb.criteria[c].alarm], c))
     unmatched = case.unmatched_red_flags
     if alarming or clusters_met or unmatched:
-        level = _level(kb, alarming, clusters_met)
-        if unmatched and LEVEL_ORDER[level] > LEVEL_ORDER["urgent"]:
-            level = "urgent"  # an answer that could not be matched counts as urgent: never dropped
-        advice = _alarm_advice(kb, alarming, unsure, level)
-        if clusters_met:
-            advice = (_cluster_advice(kb, clusters_met) + " " + advice).strip()
-        if unmatched:
-            named = "; ".join(f"'{u.term}' ({u.where}, answered {u.answer})" for u in unmatched)
-            advice = (f"Possible red flag not recognised: {named}. A clinician must review it before any "
-                      f"exercise. " + advice).strip()
+        level, advice = _alarm(kb, alarming, unsure, clusters_met, unmatched)
     else:
         level = "routine" if case.of_kind("pain") or case.of_kind("diagnosis") else "self_care"
         advice = _clear_advice(kb, case, screened, not_asked)
-    if review and clusters_met:  # "not specific on its own" would contradict the cluster they met
-        names = ", ".join(in_sentence(kb.red_flags[f].label) for f in review)
-        advice += f" Review sign{'s' if len(review) > 1 else ''} raised: {names}."
-    elif review:
-        names = ", ".join(in_sentence(kb.red_flags[f].label) for f in review)
-        advice += (f" Review sign{'s' if len(review) > 1 else ''}: {names}. On its own this raises suspicion but is not "
-                   "specific (IFOMPT 2020): monitor it, ask the screening questions again at each visit, and refer if "
-                   "it persists, worsens or other warning signs appear.")
+    advice += _review_advice(kb, review, bool(clusters_met))
     return {"level": level, "red_flags": alarming, "unsure": unsure, "review": review, "advice": advice,
             "screened": screened, "not_screened": not_asked, "ask": ask,
             "general_screening": general, "clusters": clusters_met, "unmatched": [u.term for u in unmatched]}
+
+
+def _alarm(kb: KnowledgeBase, alarming: list[str], unsure: list[str], clusters: list[str], unmatched) -> tuple[str, str]:
+    """Level and advice when a flag, a red-flag cluster or an unmatched red-flag answer is raised."""
+    level = _level(kb, alarming, clusters)
+    if unmatched and LEVEL_ORDER[level] > LEVEL_ORDER["urgent"]:
+        level = "urgent"  # an answer that could not be matched counts as urgent: never dropped
+    advice = _alarm_advice(kb, alarming, unsure, level)
+    if clusters:
+        advice = (_cluster_advice(kb, clusters) + " " + advice).strip()
+    if unmatched:
+        named = "; ".join(f"'{u.term}' ({u.where}, answered {u.answer})" for u in unmatched)
+        advice = (f"Possible red flag not recognised: {named}. A clinician must review it before any exercise. "
+                  + advice).strip()
+    return level, advice
+
+
+def _review_advice(kb: KnowledgeBase, review: list[str], in_cluster: bool) -> str:
+    """What the triage says of review signs: monitored alone; named only when they met a cluster."""
+    if not review:
+        return ""
+    names = ", ".join(in_sentence(kb.red_flags[f].label) for f in review)
+    plural = "s" if len(review) > 1 else ""
+    if in_cluster:  # "not specific on its own" would contradict the cluster they met
+        return f" Review sign{plural} raised: {names}."
+    return (f" Review sign{plural}: {names}. On its own this raises suspicion but is not specific (IFOMPT 2020): "
+            "monitor it, ask the screening questions again at each visit, and refer if it persists, worsens or "
+            "other warning signs appear.")
