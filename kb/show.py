@@ -91,12 +91,22 @@ def _unknown(kb: KnowledgeBase, entry_id: str) -> UsageError:
     return UsageError(Problem(f"no KB entry with id {entry_id!r}", "kb show", entry_id, closest(entry_id, known)))
 
 
+def _readable(kb: KnowledgeBase, name: str) -> str:
+    """The id a readable name ("Thomas test", "glute med") gives in the first kind that knows it."""
+    from compensa.kb.vocabulary import KINDS, Vocabulary
+
+    vocab = kb._index.get("vocabulary")
+    if vocab is None:
+        vocab = kb._index["vocabulary"] = Vocabulary(kb)
+    return next((found for kind in KINDS if (found := vocab.resolve(kind, name))), name)
+
+
 def describe(kb: KnowledgeBase, entry_id: str) -> list[dict]:
     """Data for ``kb show ID``: each entry with that id, with incoming and outgoing links.
 
     Raises :class:`~compensa.errors.UsageError` naming the closest ids when no entry has this id.
     """
-    found = entry_kinds(kb, entry_id)
+    found = entry_kinds(kb, entry_id) or entry_kinds(kb, _readable(kb, entry_id))
     if not found:
         raise _unknown(kb, entry_id)
     out = []

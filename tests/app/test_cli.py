@@ -70,7 +70,7 @@ def test_kb_show_text_and_json(capsys):
     assert code == 0 and "caused_by:" in out and "lateral_hip_weakness" in out
     code, out, _ = run(capsys, "kb", "show", "it_band_syndrome", "--format", "json")
     assert code == 0 and json.loads(out)["codes"]["icd10"] == "M76.3"
-    code, _, err = run(capsys, "kb", "show", "it_band")
+    code, _, err = run(capsys, "kb", "show", "it_band_syndrom")
     assert code == 2 and "did you mean" in err
 
 

@@ -43,3 +43,12 @@ def test_phrase_variants_resolve_within_their_kind_only():
     assert vocab.resolve("test", "crosses legs when sitting") is None  # never another kind
     assert vocab.suggest("pain", "elbow") == ("lateral_elbow", "medial_elbow")
     assert vocab.suggest("test", "trendelenberg")[0] == "trendelenburg"
+
+
+def test_kb_show_takes_readable_names():
+    from compensa.kb import load_kb
+    from compensa.kb.show import show
+
+    kb = load_kb()
+    assert show(kb, "Thomas test")["id"] == "thomas_test"
+    assert show(kb, "glute med")["id"] == "gluteus_medius"
