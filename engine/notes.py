@@ -75,6 +75,19 @@ _DENIALS = {"afebrile": "fever", "apyrexial": "fever", "no injury": "significant
             "walking normally": "cannot_take_four_steps", "can walk": "cannot_take_four_steps",
             "no recent injury": "recent_knee_injury", "no weight loss": "unexplained_weight_loss",
             "weight stable": "unexplained_weight_loss", "sleeps well": "night_pain", "not breathless": "chest_or_arm_pain"}
+#: Red flags said in other words: (pattern over a clause, flag). Read like the matched names: a
+#: negation before it in the clause denies it, doubt ("not sure", "can't say") makes it unsure.
+_FLAG_PHRASES = [
+    (r"\b(worse|wakes?|waking|woken|keeps? (?:him|her|them) awake)\b[^.;]{0,40}\bnight", "night_pain"),
+    (r"\bnights?\b[^.;]{0,30}\bno position\b", "night_pain"),
+    (r"\blost\s+\d+(?:\.\d+)?\s*(?:kg|kgs|lb|lbs|stone|st)\b|\b(?:clothes|trousers)[^.;]{0,20}looser", "unexplained_weight_loss"),
+    (r"\bconstant\b[^.;]{0,40}\b(?:worse|worsening|progress\w*)", "constant_progressive_pain"),
+    (r"\b(?:very|generally|systemically)\s+unwell\b|\boff (?:his|her|their) food\b", "feeling_very_unwell"),
+    (r"\bnumb\w*[^.;]{0,25}\bdown there\b", "saddle_anaesthesia"),
+]
+_FLAG_NEGATION = re.compile(r"\b(no|not|denies|denied|nil|without|never)\b")
+_FLAG_DOUBT = re.compile(r"\b(not sure|unsure|can't say|cannot say|unclear|uncertain|vague|\?)")
+
 #: Words right after a red flag that deny it ("bladder fine", "bowels normal").
 _AFTER_DENIAL = {"fine", "normal", "nad", "ok", "unremarkable", "nil", "intact", "unaffected", "-ve", "neg", "negative",
                  "no", "denied", "clear", "normally"}
@@ -243,8 +256,24 @@ class NoteParser:
             spans.append(span)
             if item is not None:
                 case.setdefault(_SECTION[hit.kind], []).append(item)
+        self._phrased_flags(text, case)
         out: dict[str, object] = {**_deduplicate(case), **_context(text)}
         return {"case": out, "spans": spans, "unrecognised": _leftovers(text, spans)}
+
+    def _phrased_flags(self, text: str, case: dict) -> None:
+        """Red flags said in other words (see ``_FLAG_PHRASES``), added unless already read."""
+        known = {f["id"] for f in case.get("red_flags", [])}
+        for clause in _CLAUSE.finditer(text):
+            chunk = clause.group(0).lower()
+            for pattern, flag in _FLAG_PHRASES:
+                found = re.search(pattern, chunk)
+                if not found or flag in known or flag not in self.vocab.kb.red_flags:
+                    continue
+                before = chunk[:found.start()]
+                present: object = "unsure" if _FLAG_DOUBT.search(chunk) else (
+                    False if _FLAG_NEGATION.search(before) else True)
+                case.setdefault("red_flags", []).append({"id": flag, "present": present})
+                known.add(flag)
 
     def _item(self, doc, hit: _Hit, hits: list[_Hit]) -> tuple[dict | None, str]:
         clause = self._clause(doc, hit)

@@ -18,7 +18,7 @@ from compensa.engine import consult, consultant_for
 NOTES = sorted((Path(__file__).resolve().parents[1] / "data" / "notes").glob("*.yaml"))
 FIELDS = ("pain", "findings", "tests", "red_flags", "history", "age", "sex")
 #: F1 measured on the annotated notes when the parser landed (see the module docstring).
-FLOORS = {"pain": 0.6, "findings": 0.8, "tests": 0.65, "red_flags": 0.68, "history": 0.6, "age": 0.93, "sex": 0.95}
+FLOORS = {"pain": 0.6, "findings": 0.8, "tests": 0.65, "red_flags": 0.72, "history": 0.6, "age": 0.93, "sex": 0.95}
 NEGATED_FLOOR = 0.7
 
 
@@ -46,6 +46,7 @@ def scores() -> dict:
     counts = {f: [0, 0, 0] for f in FIELDS}
     negated = [0, 0]
     denied_wrongly = []
+    found = [0, 0]
     for path in NOTES:
         note = yaml.safe_load(path.read_text(encoding="utf-8"))
         got, expected = _parse(note["text"])["case"], note["expect"]
@@ -55,8 +56,10 @@ def scores() -> dict:
             counts[field][1] += len(a - b)
             counts[field][2] += len(b - a)
         answers = {g["id"]: g["present"] for g in got.get("red_flags", [])}
-        denied_wrongly += [(note["id"], f["id"]) for f in expected.get("red_flags", [])
-                           if isinstance(f, dict) and f.get("present") in (True, "unsure") and answers.get(f["id"]) is False]
+        raised = [f for f in expected.get("red_flags", []) if isinstance(f, dict) and f.get("present") in (True, "unsure")]
+        denied_wrongly += [(note["id"], f["id"]) for f in raised if answers.get(f["id"]) is False]
+        found[0] += sum(1 for f in raised if answers.get(f["id"]) in (True, "unsure"))
+        found[1] += len(raised)
         for flag in expected.get("red_flags", []):
             if isinstance(flag, dict) and flag.get("present") is False:
                 negated[1] += 1
@@ -66,7 +69,8 @@ def scores() -> dict:
     for field, (tp, fp, fn) in counts.items():
         precision, recall = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
         f1[field] = 2 * precision * recall / max(precision + recall, 1e-9)
-    return {"f1": f1, "negated": negated[0] / max(negated[1], 1), "denied_wrongly": denied_wrongly}
+    return {"f1": f1, "negated": negated[0] / max(negated[1], 1), "denied_wrongly": denied_wrongly,
+            "raised_found": found[0] / max(found[1], 1)}
 
 
 def test_the_annotated_notes_cover_every_region():
@@ -81,6 +85,10 @@ def test_each_field_reads_at_least_as_well_as_when_the_parser_landed(scores, fie
 
 def test_negated_red_flags_read_at_least_as_well_as_when_the_parser_landed(scores):
     assert scores["negated"] >= NEGATED_FLOOR
+
+
+def test_red_flags_the_note_raises_are_found_at_least_as_often_as_when_the_parser_landed(scores):
+    assert scores["raised_found"] >= 0.55  # 41 of 71 when it landed: the gap the issue still has open
 
 
 def test_no_red_flag_the_note_asserts_or_doubts_is_ever_read_as_denied(scores):
