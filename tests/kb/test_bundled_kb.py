@@ -101,7 +101,7 @@ def test_kb_show_gives_links_both_ways(kb):
 
 def test_kb_show_unknown_id_is_bad_input_with_suggestions(kb):
     with pytest.raises(UsageError, match="did you mean 'ober_test'") as caught:
-        describe(kb, "obers_test")
+        describe(kb, "ober_tst")  # "obers test" is a readable name now; a typo is not
     assert not isinstance(caught.value, (KBError, CaseError))  # the KB and the case are fine; the id typed is not
     assert caught.value.exit_code == 2 and caught.value.problems[0].where == "kb show"
 
