@@ -144,6 +144,8 @@ function buildCase() {
     if (select.value) data.red_flags.push({ id: select.name.slice(5), present: select.value === "unsure" ? "unsure" : select.value === "yes" });
   }
   for (const box of form.querySelectorAll("input[name^='history:']:checked")) data.history.push(box.name.slice(8));
+  const note = $("note").value.trim();
+  if (note) data.text = note;
   return data;
 }
 
@@ -250,8 +252,21 @@ function showTargets(report, caseData) {
   }
 }
 
+function showUnrecognised(report) {
+  // What the case held that the KB does not know comes first: it was not used.
+  const list = $("unrecognised");
+  list.textContent = "";
+  const items = report.unrecognised || [];
+  list.hidden = !items.length;
+  for (const u of items) {
+    const hint = u.suggestions.length ? ` — did you mean ${u.suggestions.join(", ")}?` : "";
+    list.append(el("li", { "data-term": u.term, text: `Not understood, not used: '${u.term}' (${u.where})${hint}` }));
+  }
+}
+
 function showReport(report, caseData) {
   $("results").hidden = false;
+  showUnrecognised(report);
   showTriage(report, caseData);
   showWarnings(report);
   showRoots(report);

@@ -208,3 +208,15 @@ def test_every_pain_site_of_the_kb_is_on_the_body_map(server, browser):
     page.click("[data-testid=zone-back-achilles-right]")
     assert "(right)" in page.inner_text("#pain-list")
     page.close()
+
+
+def test_a_clinical_note_is_read_and_what_it_could_not_read_is_shown_first(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(server + "/")
+    page.wait_for_selector("[data-testid=zone-front-lateral_knee-right]")
+    page.fill("#note", "R lateral knee pain, Ober +ve R. Enjoys knitting. Reports new saddle numbness.")
+    page.click("#submit")
+    page.wait_for_selector("#unrecognised li")
+    assert "Enjoys knitting" in page.inner_text("#unrecognised")
+    assert page.get_attribute("#triage", "data-level") == "emergency"  # the note's red flag counts
+    page.close()
