@@ -6,9 +6,9 @@ import dataclasses
 import threading
 
 from compensa.engine import caveats, plan
-from compensa.engine.psychosocial import psychosocial
 from compensa.engine.case import Case, Unrecognised, parse_case
 from compensa.engine.inference import CompiledKB
+from compensa.engine.psychosocial import psychosocial
 from compensa.engine.reasoning import Reasoning
 from compensa.engine.report import Report
 from compensa.kb import KnowledgeBase, load_kb
@@ -70,8 +70,6 @@ def _evidence_view(kb: KnowledgeBase, key: tuple, influence: float) -> dict:
     if side:
         out["side"] = side
     return out
-
-
 
 
 def _root_view(kb: KnowledgeBase, case: Case, reasoning: Reasoning, key: tuple, cf: float) -> dict:

@@ -147,7 +147,7 @@ class NoteParser:
         self.keys: dict[int, tuple[str, str]] = {}
         self.denials: set[str] = set()
         for kind in KIND_PRIORITY:
-            for name, id_ in vocab._names[kind]:  # every id, label and alias as written
+            for name, id_ in vocab.names(kind):  # every id, label and alias as written
                 key = f"{kind}|{id_}"
                 self.keys[self.nlp.vocab.strings.add(key)] = (kind, id_)
                 self.matcher.add(key, [self.nlp.make_doc(v) for v in sorted(_variants(name))])

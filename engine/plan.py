@@ -13,8 +13,8 @@ from compensa.engine.triage import triage as screen
 from compensa.kb.model import in_sentence, KnowledgeBase, muscle_state_id, split_muscle_state
 
 __all__ = [
-    "CAUTION_MIN", "CAUTION_NOTE_MIN", "LOADING_FIRST_MIN", "alarm_clusters", "MEDICAL_REVIEW_MIN", "REFUTED", "REPORT_MIN", "REVIEW_ADVICE", "TARGET_MIN",
-    "TARGET_ROOTS", "confirming_assessments", "disagreeing_tests", "evidence_words", "medical_review",
+    "CAUTION_MIN", "CAUTION_NOTE_MIN", "LOADING_FIRST_MIN", "MEDICAL_REVIEW_MIN", "REFUTED", "REPORT_MIN",
+    "REVIEW_ADVICE", "TARGET_MIN", "TARGET_ROOTS", "alarm_clusters", "confirming_assessments", "disagreeing_tests", "evidence_words", "medical_review",
     "next_assessments", "pattern_tested", "rank", "root_signs", "targets", "triage",
 ]
 

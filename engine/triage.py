@@ -90,6 +90,7 @@ def _cluster_advice(kb: KnowledgeBase, clusters: list[str]) -> str:
 
 
 def _level(kb: KnowledgeBase, alarming: list[str], clusters: list[str]) -> str:
+    """The most severe level raised, never below urgent (only raised alarms come here)."""
     levels = [kb.red_flags[f].level for f in alarming] + [kb.criteria[c].alarm for c in clusters] + ["urgent"]
     return min(levels, key=lambda level: LEVEL_ORDER[level])
 
@@ -128,9 +129,7 @@ def triage(kb: KnowledgeBase, case: Case, clusters: tuple[str, ...] = ()) -> dic
 
 def _alarm(kb: KnowledgeBase, alarming: list[str], unsure: list[str], clusters: list[str], unmatched) -> tuple[str, str]:
     """Level and advice when a flag, a red-flag cluster or an unmatched red-flag answer is raised."""
-    level = _level(kb, alarming, clusters)
-    if unmatched and LEVEL_ORDER[level] > LEVEL_ORDER["urgent"]:
-        level = "urgent"  # an answer that could not be matched counts as urgent: never dropped
+    level = _level(kb, alarming, clusters)  # at least urgent: an unmatched answer alone counts as urgent
     advice = _alarm_advice(kb, alarming, unsure, level)
     if clusters:
         advice = (_cluster_advice(kb, clusters) + " " + advice).strip()

@@ -102,6 +102,10 @@ class Vocabulary:
         """All ids of ``kind``, sorted."""
         return list(self._ids[kind])
 
+    def names(self, kind: str) -> list[tuple[str, str]]:
+        """Every ``(name as written, id)`` of ``kind``: ids (spaced), labels and aliases."""
+        return list(self._names[kind])
+
     def resolve(self, kind: str, term: object) -> str | None:
         """The id ``term`` names in ``kind`` (by id, label or alias, or a phrase variant), or ``None``.
 
