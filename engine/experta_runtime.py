@@ -8,10 +8,12 @@ It does three things experta cannot do for itself:
    only when) the installed frozendict is 1.x.
 2. **Logging hygiene.** experta calls ``logging.basicConfig()`` at import, configuring the root
    logger of the host program; we undo that.
-3. **Speed.** experta's Rete matcher tests a fact against every sibling constant check in turn and
-   asks every conflict-set node for activations after each change. :class:`DispatchReteMatcher`
-   routes facts by a hashed field value and polls only the conflict-set nodes a change touched
-   (same matches, same activations; about 10x faster on the compiled KB).
+3. **Speed.** experta's Rete matcher walks its alpha network one test node at a time (copying the
+   token at each), asks every conflict-set node for activations after each change, and resets
+   every node of the network at each reset. :class:`DispatchReteMatcher` reads the alpha network
+   into hash lookups (fact type, then key field values), polls only the conflict-set nodes a change
+   touched, and resets only the memory the last consultation used (same matches, same
+   activations, same justifications: a property test compares it with experta's own matcher).
 
 The speed-up reads and rewires experta's Rete network, so it relies on attributes experta does not
 document as public: :data:`PRIVATE_API` lists them, and a test checks each against the installed
@@ -23,7 +25,9 @@ from __future__ import annotations
 import collections
 import collections.abc
 import importlib.metadata
+import itertools
 import logging
+from collections.abc import Mapping
 
 __all__ = [
     "AS", "L", "MATCH", "P", "PRIVATE_API", "CompiledEngine", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher",
@@ -50,11 +54,11 @@ try:
     from experta import AS, MATCH, NOT, P, Fact, KnowledgeEngine, Rule
     from experta.matchers.rete import ReteMatcher
     from experta.matchers.rete.abstract import Node
-    from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
+    from experta.matchers.rete.check import FeatureCheck, TypeCheck
     from experta.matchers.rete.mixins import ChildNode
     from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode
     from experta.matchers.rete.token import Token
-    from experta.fieldconstraint import L
+    from experta.fieldconstraint import L, ORFC
 except ImportError as exc:  # pragma: no cover - broken installation
     raise ImportError(
         f"compensa needs experta 1.9.4 with frozendict>=2.4 (or 1.2) and schema: {exc}. "
@@ -67,19 +71,19 @@ finally:
 
 
 #: experta internals this module relies on (class -> attributes; some are set per instance in
-#: ``__init__``/``__new__``). Beyond these names, :class:`_CollapsedChain` builds a ``Token``
-#: positionally, so ``Token._fields`` must stay ``("tag", "data", "context")``.
+#: ``__init__``/``__new__``). Beyond these names, :class:`_AlphaPath` builds a ``Token``
+#: positionally, so ``Token._fields`` must stay ``("tag", "data", "context")``, and reads an
+#: ``ORFC`` (``L(a) | L(b)``) as the tuple of its members.
 PRIVATE_API: dict[type, tuple[str, ...]] = {
     ReteMatcher: ("_get_conflict_set_nodes", "root_node", "build_network"),
-    Node: ("_reset", "children", "reset"),
+    Node: ("_reset", "children"),
     ConflictSetNode: ("_activate", "get_activations"),
     FeatureTesterNode: ("matcher", "activate"),
     ChildNode: ("node", "callback"),
     FeatureCheck: ("what", "how"),
     TypeCheck: ("fact_type",),
-    FactCapture: ("bind",),
     L: ("value", "__bind__"),
-    Token: ("_fields", "tag", "data", "context"),
+    Token: ("_fields", "TagType", "tag", "data", "context"),
 }
 
 
@@ -98,169 +102,199 @@ def fact_classes(fact_types) -> dict[str, type]:
     return {t.name: type(t.name, (Fact,), {"__doc__": t.meaning}) for t in fact_types}
 
 
-class _DispatchNode:
-    """Routes a token to the children whose constant check matches ``fact[key]`` (a dict lookup)."""
-
-    def __init__(self, key: object, table: dict):
-        self.key = key
-        self.table = table
-        self.children: list = []
-        self.grouped = [child for children in table.values() for child in children]
-
-    def reset(self) -> None:
-        for child in self.grouped:
-            child.node.reset()
-
-    def activate(self, token) -> None:
-        fact = next(iter(token.data))
-        try:
-            value = type(fact) if self.key is _TYPE else fact[self.key]
-            children = self.table.get(value, ())
-        except (KeyError, TypeError):
-            return
-        for child in children:
-            child.callback(token)
-
-    remove = activate
+_TAGS = {True: Token.TagType.VALID, False: Token.TagType.INVALID}
 
 
-_TYPE = object()  # dispatch key meaning "the fact's class"
-
-
-def _tester(child):
-    """The :class:`FeatureTesterNode` ``child`` leads to, when entered the ordinary way, else None."""
+def _is_tester(child) -> bool:
+    """Whether ``child`` enters a :class:`FeatureTesterNode` the ordinary way (an alpha test)."""
     node = child.node
-    return node if isinstance(node, FeatureTesterNode) and child.callback == node.activate else None
+    return isinstance(node, FeatureTesterNode) and child.callback == node.activate
 
 
-def _literal(check):
-    """``(field, value)`` when ``check`` tests a plain field against a literal (no binding), else None."""
-    if not isinstance(check, FeatureCheck) or not isinstance(check.how, L) or check.how.__bind__ is not None:
+def _literal_values(check) -> tuple[str, frozenset] | None:
+    """``(field, allowed values)`` when ``check`` tests a plain field against unbound literals, else None.
+
+    ``L(a)`` allows one value, ``L(a) | L(b)`` the set; anything else (a predicate, a binding, a
+    nested field) is not a literal test and stays a check.
+    """
+    if not isinstance(check, FeatureCheck) or not isinstance(check.what, str) or "__" in check.what \
+            or check.what.isnumeric():
         return None
-    if not isinstance(check.what, str) or "__" in check.what:
-        return None
-    return check.what, check.how.value
-
-
-def _constant_check(child):
-    """``(key, value)`` when ``child`` tests a plain field (or the fact type) against a constant, else None."""
-    node = _tester(child)
-    if node is None:
-        return None
-    if isinstance(node.matcher, TypeCheck):
-        return _TYPE, node.matcher.fact_type
-    found = _literal(node.matcher)
-    if found is None:
+    how = check.how
+    members = tuple(how) if isinstance(how, ORFC) else (how,)
+    if not all(isinstance(m, L) and m.__bind__ is None and m.value is not None for m in members):
         return None
     try:
-        hash(found)
-    except TypeError:  # an unhashable constant cannot be a dispatch key
+        return check.what, frozenset(m.value for m in members)
+    except TypeError:  # an unhashable literal cannot be a dispatch key
         return None
+
+
+class _AlphaPath:
+    """One path of experta's alpha network, from the root to the node it feeds, run as one step.
+
+    ``checks`` are the path's tests in experta's order, minus the type test and the literal tests
+    the index already answered; ``terminal`` is the child link the path ends in (a beta node's
+    input or a conflict-set node). The token reaching it has the same fact and the same context
+    (bindings) as after experta's node-by-node walk.
+    """
+
+    __slots__ = ("order", "fact_type", "literals", "checks", "terminal")
+
+    def __init__(self, order: int, checks: list, terminal):
+        self.order = order
+        self.fact_type = next((c.fact_type for c in checks if isinstance(c, TypeCheck)), None)
+        self.literals: dict[str, frozenset] = {}
+        rest = []
+        for check in checks:
+            found = _literal_values(check)
+            if found is not None and found[0] not in self.literals:
+                self.literals[found[0]] = found[1]
+            elif not isinstance(check, TypeCheck):
+                rest.append(check)
+        self.checks = tuple(rest)
+        self.terminal = terminal
+
+    def without(self, fields: tuple[str, ...]) -> "_AlphaPath":
+        """This path with the literal tests on ``fields`` left to the index."""
+        kept = {f: v for f, v in self.literals.items() if f not in fields}
+        out = object.__new__(_AlphaPath)
+        out.order, out.fact_type, out.terminal = self.order, self.fact_type, self.terminal
+        out.literals = kept
+        out.checks = self.checks
+        return out
+
+    def run(self, fact, tag) -> bool:
+        """Send ``fact`` (as a token tagged ``tag``) to the terminal if it passes; whether it did."""
+        for field, allowed in self.literals.items():
+            try:
+                if fact[field] not in allowed:
+                    return False
+            except (KeyError, TypeError):
+                return False
+        context: dict = {}
+        for check in self.checks:
+            match = check(fact)
+            if not match:
+                return False
+            if isinstance(match, Mapping) and not _merge(context, match):
+                return False
+        self.terminal.callback(tuple.__new__(Token, (tag, {fact}, context)))
+        return True
+
+
+def _merge(context: dict, match: Mapping) -> bool:
+    """Add a test's bindings to the context exactly as experta's FeatureTesterNode does (False: clash)."""
+    for key, value in match.items():
+        if isinstance(key, tuple):  # a negated binding
+            if key[1] in context and context[key[1]] == value:
+                return False
+        else:
+            if context.get(key, value) != value:
+                return False
+            if (False, key) in context and context[(False, key)] == value:
+                return False
+    context.update(match)
+    return True
+
+
+def _alpha_paths(root) -> list[tuple[list, object]]:
+    """Every path through experta's alpha network: its checks (in order) and the child link it ends in."""
+    out: list[tuple[list, object]] = []
+
+    def walk(child, checks: list) -> None:
+        if not _is_tester(child):
+            out.append((checks, child))
+            return
+        here = checks + [child.node.matcher]
+        for grandchild in child.node.children:
+            walk(grandchild, here)
+
+    for child in root.children:
+        walk(child, [])
+    return out
+
+
+def _key_fields(paths: list[_AlphaPath]) -> tuple[str, ...]:
+    """The fields a fact type's paths are indexed on: those every path tests literally, else the one
+    most paths test (when at least half do)."""
+    common = set.intersection(*(set(p.literals) for p in paths)) if paths else set()
+    if common:
+        return tuple(sorted(common))
+    counts: dict[str, int] = {}
+    for path in paths:
+        for field in path.literals:
+            counts[field] = counts.get(field, 0) + 1
+    best = max(sorted(counts), key=counts.__getitem__, default=None)
+    return (best,) if best is not None and 2 * counts[best] >= len(paths) else ()
+
+
+class _AlphaIndex:
+    """experta's alpha network as hash lookups: fact type, then the values of the key fields.
+
+    A fact runs only the paths whose literal tests its key values satisfy (plus the few paths that
+    do not test every key field), in the order experta's network would have visited them.
+    """
+
+    def __init__(self, root):
+        paths = [_AlphaPath(i, checks, terminal) for i, (checks, terminal) in enumerate(_alpha_paths(root))]
+        self.untyped = tuple(p for p in paths if p.fact_type is None)
+        self.by_type: dict[type, tuple[tuple[str, ...], dict, tuple]] = {}
+        for fact_type in {p.fact_type for p in paths if p.fact_type is not None}:
+            typed = [p for p in paths if p.fact_type is fact_type]
+            fields = _key_fields(typed)
+            scanned = [p for p in typed if not all(f in p.literals for f in fields)]
+            table: dict[tuple, list] = {}
+            for path in typed:
+                if all(f in path.literals for f in fields):
+                    for key in itertools.product(*(sorted(path.literals[f], key=repr) for f in fields)):
+                        table.setdefault(key, []).append(path.without(fields))
+            ordered = {k: tuple(sorted(v + scanned, key=lambda p: p.order)) for k, v in table.items()}
+            self.by_type[fact_type] = (fields, ordered, tuple(scanned))
+        self.terminals = tuple(dict.fromkeys(p.terminal.node for p in paths))
+
+    def paths(self, fact) -> tuple:
+        """The paths worth running for ``fact``."""
+        entry = self.by_type.get(type(fact))
+        if entry is None:
+            return self.untyped
+        fields, table, scanned = entry
+        try:
+            key = tuple(fact.get(f) for f in fields)
+            found = table.get(key, scanned)
+        except TypeError:  # an unhashable value matches no literal
+            found = scanned
+        return found + self.untyped if self.untyped else found
+
+
+def _downstream_memory(node) -> list:
+    """``node`` and every node below it that holds memory (beta, not and conflict-set nodes)."""
+    found, seen, todo = [], set(), [node]
+    while todo:
+        here = todo.pop()
+        if id(here) in seen:
+            continue
+        seen.add(id(here))
+        if not isinstance(here, FeatureTesterNode):
+            found.append(here)
+        todo.extend(child.node for child in here.children)
     return found
 
 
-class _CollapsedChain:
-    """A linear alpha chain (constant checks and fact captures) ending at a conflict-set node, run as one step.
-
-    Same tests, same bindings and the same token reach the conflict-set node as through experta's
-    nodes one by one; what is saved is a token copy per node.
-    """
-
-    __slots__ = ("constants", "binds", "terminal")
-
-    def __init__(self, constants, binds, terminal):
-        self.constants = constants
-        self.binds = binds
-        self.terminal = terminal
-
-    def __call__(self, token) -> None:
-        fact = next(iter(token.data))
-        for key, value in self.constants:
-            try:
-                if fact[key] != value:
-                    return
-            except (KeyError, TypeError):
-                return
-        context = dict(token.context)
-        for name in self.binds:
-            if context.get(name, fact) is not fact:
-                return
-            context[name] = fact
-        self.terminal._activate(tuple.__new__(Token, (token.tag, {fact}, context)))
-
-
-def _collapse(child):
-    """A :class:`_CollapsedChain` for ``child`` when its chain has the simple shape, else ``None``."""
-    constants: list[tuple[str, object]] = []
-    binds: list[str] = []
-    while True:
-        node = child.node
-        if isinstance(node, ConflictSetNode):
-            return _CollapsedChain(tuple(constants), tuple(binds), node) if child.callback == node.activate else None
-        if _tester(child) is None or len(node.children) != 1:
-            return None
-        literal = _literal(node.matcher)
-        if isinstance(node.matcher, FactCapture):
-            binds.append(node.matcher.bind)
-        elif literal is not None:
-            constants.append(literal)
-        else:
-            return None
-        child = node.children[0]
-
-
-def _fast(child):
-    collapsed = _collapse(child)
-    return ChildNode(child.node, collapsed) if collapsed is not None else child
-
-
-def _constant_groups(node) -> dict[object, dict[object, list]]:
-    """``node``'s children that test a constant: by the key tested, then by the constant."""
-    groups: dict[object, dict] = {}
-    for child in node.children:
-        found = _constant_check(child)
-        if found:
-            groups.setdefault(found[0], {}).setdefault(found[1], []).append(child)
-    return groups
-
-
-def _routes(key, table: dict, minimum: int) -> dict | None:
-    """Where a dispatch on ``key`` sends each constant, or None when the group is too small to pay."""
-    if key is _TYPE:  # past the type test: straight on to the type node's own children
-        return {t: [grand for c in children for grand in c.node.children] for t, children in table.items()}
-    if sum(len(v) for v in table.values()) >= minimum:
-        return {v: [_fast(c) for c in children] for v, children in table.items()}
-    return None
-
-
-def _add_dispatch(node, minimum: int, seen: set) -> None:
-    """Rewrite ``node``'s children (depth first): constant tests become hashed dispatch.
-
-    Children testing one key against different constants are grouped behind a dispatch node (by
-    value, or by fact type at the root). A type lookup goes straight on to the type node's own
-    (already rewritten) children; a dispatched value test heading a simple chain runs collapsed.
-    """
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    for child in node.children:  # depth first: below is rewritten before this level uses it
-        _add_dispatch(child.node, minimum, seen)
-    for key, table in _constant_groups(node).items():
-        routed = _routes(key, table, minimum)
-        if routed is None:
-            continue
-        dispatch = _DispatchNode(key, routed)
-        grouped = {id(c) for children in table.values() for c in children}
-        node.children[:] = [c for c in node.children if id(c) not in grouped] + [ChildNode(dispatch, dispatch.activate)]
-
-
 class DispatchReteMatcher(ReteMatcher):
-    """experta's Rete matcher with hashed constant dispatch and dirty-node activation polling."""
+    """experta's Rete matcher with a hashed alpha network, dirty-node activation polling and resets
+    that touch only the memory a consultation used.
+
+    experta builds the network as usual; its alpha part (one test per node, a token copy per node)
+    is then read into an :class:`_AlphaIndex`, and a fact enters the beta network (experta's own
+    join, not and conflict-set nodes, unchanged) only where its type and key values lead. The same
+    tokens with the same bindings reach the same beta nodes as through experta's alpha nodes.
+    """
 
     def build_network(self) -> None:
         super().build_network()
         self._dirty: list = []
-        self._memory_nodes = self._nodes_with_memory()
+        self._used: dict[int, bool] = {}
         for csn in self._get_conflict_set_nodes():
             original = csn._activate
 
@@ -269,35 +303,34 @@ class DispatchReteMatcher(ReteMatcher):
                 _original(token)
 
             csn._activate = tracked
-        _add_dispatch(self.root_node, minimum=4, seen=set())
+        self._index = _AlphaIndex(self.root_node)
+        self._below = {id(node): _downstream_memory(node) for node in self._index.terminals}
 
-    def _nodes_with_memory(self) -> list:
-        """Every node whose reset does something (beta, not and conflict-set nodes), found once."""
-        found, seen, todo = [], set(), [self.root_node]
-        while todo:
-            node = todo.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            if not isinstance(node, (FeatureTesterNode, _DispatchNode)) and node is not self.root_node:
-                found.append(node)
-            children = node.grouped if isinstance(node, _DispatchNode) else [c.node for c in node.children]
-            todo.extend(c.node if hasattr(c, "node") else c for c in children)
-        return found
+    def _route(self, fact, valid: bool) -> None:
+        tag = _TAGS[valid]
+        used = self._used
+        for path in self._index.paths(fact):
+            if path.run(fact, tag):
+                used[id(path.terminal.node)] = True
 
     def reset(self) -> None:
-        """Reset only the nodes that hold memory (experta walks every alpha node too)."""
-        for node in self._memory_nodes:
-            node._reset()
+        """Reset only the memory below the alpha paths used since the last reset (experta walks every node)."""
+        done: set[int] = set()
+        for key in self._used:
+            for node in self._below[key]:
+                if id(node) not in done:
+                    done.add(id(node))
+                    node._reset()
+        self._used.clear()
         self._dirty.clear()
 
     def changes(self, adding=None, deleting=None):
         if deleting is not None:
             for fact in deleting:
-                self.root_node.remove(fact)
+                self._route(fact, False)
         if adding is not None:
             for fact in adding:
-                self.root_node.add(fact)
+                self._route(fact, True)
         added, removed, seen = [], [], set()
         for csn in self._dirty:
             if id(csn) not in seen:

@@ -12,6 +12,7 @@ all three justifications.
 
 from __future__ import annotations
 
+import functools
 import queue
 import re
 import threading
@@ -51,6 +52,12 @@ def _in_range(value: object, at_least: int, below: int) -> bool:
         return False
     number = int(value)
     return (at_least < 0 or number >= at_least) and (below < 0 or number < below)
+
+
+@functools.lru_cache(maxsize=None)
+def _range_test(at_least: int, below: int):
+    """One predicate per age range, so experta (and the alpha index) test each range once per fact."""
+    return rt.P(lambda value: _in_range(value, at_least, below))
 
 
 def _method_name(index: int, rule_id: str) -> str:
@@ -124,8 +131,7 @@ class CompiledKB:
         """The experta pattern of one clause (bound to the fact variable ``bind`` when given)."""
         fields: dict[str, object] = dict(clause.match)
         if clause.at_least >= 0 or clause.below >= 0:
-            low, high = clause.at_least, clause.below
-            fields["value"] = rt.P(lambda v: _in_range(v, low, high))
+            fields["value"] = _range_test(clause.at_least, clause.below)
         elif len(clause.values) == 1:
             fields["value"] = clause.values[0]
         else:
@@ -194,7 +200,8 @@ class CompiledKB:
             evidence_type = FACT_TYPES["Evidence"]
             for item in evidence:
                 engine.declared.add(evidence_type.key(item))
-                engine.declare(evidence_cls(**item))
+            if evidence:  # in one call: the agenda is updated once, not after every fact
+                engine.declare(*(evidence_cls(**item) for item in evidence))
             engine.run()
             return Run(tuple(engine.supports), tuple(engine.fired), engine.halted)
         finally:

@@ -410,9 +410,22 @@ def confirming_assessments(kb: KnowledgeBase, case: Case, targets: set[str],
                            kinds: tuple[str, ...] = ("finding", "test")) -> list[str]:
     """Assessments not yet done whose positive result would support any of ``targets`` (sorted by id)."""
     done = {e.id for e in case.evidence}
-    return [a.id for a in sorted(kb.assessments.values(), key=lambda a: a.id)
-            if a.kind in kinds and a.id not in done
-            and any(e.target in targets and e.strength > 0 for e in a.outcomes[a.results[0]])]
+    index = _supporters(kb)
+    found = {a for target in targets for a in index.get(target, ())}
+    return sorted(a for a in found if kb.assessments[a].kind in kinds and a not in done)
+
+
+def _supporters(kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
+    """For each node: the assessments whose positive result supports it (KB-static; cached)."""
+    cache = kb._index.get("supporters")
+    if cache is None:
+        found: dict[str, set[str]] = {}
+        for a in kb.assessments.values():
+            for effect in a.outcomes[a.results[0]]:
+                if effect.strength > 0:
+                    found.setdefault(effect.target, set()).add(a.id)
+        cache = kb._index["supporters"] = {node: tuple(sorted(ids)) for node, ids in found.items()}
+    return cache
 
 
 def medical_review(kb: KnowledgeBase, reasoning: Reasoning, triage_block: dict) -> dict:
@@ -479,6 +492,19 @@ def _compute_impacts(kb: KnowledgeBase, target: str) -> dict[str, float]:
     return out
 
 
+def _reached_by(kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
+    """For each root or condition: the assessments that bear on it (KB-static; cached), so scoring
+    looks only at the assessments the leading hypotheses can use, however large the KB is."""
+    cache = kb._index.get("reached_by")
+    if cache is None:
+        found: dict[str, list[str]] = {}
+        for assessment in kb.assessments.values():
+            for node in _assessment_reach(kb, assessment):
+                found.setdefault(node, []).append(assessment.id)
+        cache = kb._index["reached_by"] = {node: tuple(ids) for node, ids in found.items()}
+    return cache
+
+
 def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit: int = 5) -> list[dict]:
     """Assessments not yet done that would best confirm or refute the leading hypotheses."""
     hypotheses = rank(reasoning, "root")[:5] + rank(reasoning, "condition", 0.2)[:3]
@@ -487,7 +513,9 @@ def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit:
     done = {(e.id, e.side) for e in case.evidence if e.kind in ("finding", "test")}
     done_ids = {i for i, _ in done}
     scored: list[tuple] = []
-    for assessment in kb.assessments.values():
+    reached_by = _reached_by(kb)
+    candidates = dict.fromkeys(a for (_, node, _), _ in hypotheses for a in reached_by.get(node, ()))
+    for assessment in (kb.assessments[a] for a in candidates):
         if assessment.id in done_ids and not assessment.sided:
             continue
         best = (0.0, None, None)

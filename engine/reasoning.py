@@ -147,6 +147,12 @@ class Reasoning:
     def reported_cf(self, key: tuple) -> float:
         """Certainty of a belief as reported (merged over its instances, see :meth:`merged_keys`), a
         root's held under the ceiling its evidence allows (:meth:`ceiling`)."""
+        cache = self.__dict__.setdefault("_reported", {})
+        if key not in cache:
+            cache[key] = self._reported_cf(key)
+        return cache[key]
+
+    def _reported_cf(self, key: tuple) -> float:
         keys = self.merged_keys(key)
         cf = self.cf(keys[0]) if len(keys) == 1 else round(self.combination(key).cf, 6)
         ceiling = self.ceiling(key)

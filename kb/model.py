@@ -403,6 +403,7 @@ class KnowledgeBase:
                                           for site in condition.sites)
         index["member_of"] = _grouped(_members(self.roots.values()))
         index["exercise"] = _first(((item.muscle, item.action), item) for item in self.interventions.values())
+        index["kind"] = {}
 
     @property
     def version_string(self) -> str:
@@ -456,10 +457,12 @@ class KnowledgeBase:
 
     def node_kind(self, node_id: str) -> str | None:
         """``root``, ``dysfunction``, ``condition``, ``pain_site``, ``muscle`` or ``muscle_state``."""
-        kinds = self._index.setdefault("kind", {})
-        if node_id not in kinds:
-            kinds[node_id] = self._node_kind(node_id)
-        return kinds[node_id]
+        kinds = self._index["kind"]
+        try:
+            return kinds[node_id]
+        except KeyError:
+            found = kinds[node_id] = self._node_kind(node_id)
+            return found
 
     def _node_kind(self, node_id: str) -> str | None:
         if split_muscle_state(node_id):
@@ -513,6 +516,12 @@ class KnowledgeBase:
 
     def is_sided(self, node_id: str) -> bool:
         """Whether a node can be one-sided (muscle states and pain sites always can)."""
+        sided = self._index.setdefault("sided", {})
+        if node_id not in sided:
+            sided[node_id] = self._is_sided(node_id)
+        return sided[node_id]
+
+    def _is_sided(self, node_id: str) -> bool:
         kind = self.node_kind(node_id)
         if kind in ("muscle_state", "pain_site", "muscle"):
             return True

@@ -67,6 +67,38 @@ def test_dispatch_matcher_gives_the_same_justifications_as_experta(items):
     assert sorted(fast.fired) == sorted(plain.fired)
 
 
+def _library_cases() -> list[dict]:
+    import yaml
+
+    folder = ROOT / "kb" / "cases"
+    return [yaml.safe_load(p.read_text())["case"] for p in sorted(folder.glob("*.yaml")) if p.name != "thresholds.yaml"]
+
+
+def test_alpha_index_matches_experta_on_the_case_library():
+    """Every library case (criteria joins, age ranges, red-flag alarms, sides) gives the same
+    justifications through the hashed alpha index as through experta's own alpha network."""
+    consultant = consultant_for()
+    cases = _library_cases()
+    assert len(cases) > 150
+    for case in cases[::3]:
+        evidence = consultant.parse(case).facts()
+        fast, plain = consultant.compiled.run(evidence), _plain().run(evidence)
+        assert set(fast.supports) == set(plain.supports), case
+        assert sorted(fast.fired) == sorted(plain.fired)
+        assert fast.halted == plain.halted
+
+
+def test_reset_forgets_only_what_was_used_and_all_of_it():
+    """A consultation after a heavy one (criteria met, alarms raised) sees none of its memory."""
+    consultant = consultant_for()
+    heavy = max(_library_cases(), key=lambda c: len(consultant.compiled.run(consultant.parse(c).facts()).supports))
+    light = {"pain": [{"site": "lateral_knee", "side": "right"}], "tests": ["ober_test:positive:right"]}
+    alone = consultant.compiled.run(consultant.parse(light).facts())
+    consultant.compiled.run(consultant.parse(heavy).facts())
+    after = consultant.compiled.run(consultant.parse(light).facts())
+    assert set(after.supports) == set(alone.supports) and after.fired == alone.fired
+
+
 _plain_cache = []
 
 
@@ -113,4 +145,4 @@ def test_every_private_experta_attribute_we_rely_on_exists():
             if not (hasattr(cls, name) or all(hasattr(obj, name) for obj in instances)):
                 missing.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
     assert missing == [], f"experta changed the internals experta_runtime uses: {missing}"
-    assert rt.Token._fields == ("tag", "data", "context")  # _CollapsedChain builds tokens positionally
+    assert rt.Token._fields == ("tag", "data", "context")  # _AlphaPath builds tokens positionally
