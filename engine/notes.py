@@ -3,19 +3,24 @@
 ``parse_note(text, vocab)`` returns ``{case, spans, unrecognised}``:
 
 * every KB name (id, label, alias of pain sites, findings, tests, history, red flags, yellow flags,
-  diagnoses) is matched with a :class:`spacy.matcher.PhraseMatcher` on lower-cased tokens of a blank
-  English pipeline; overlapping matches keep the longest, then the kind that matters most (red flags
-  first, diagnoses last);
+  diagnoses) and its clinical shorthand ("hip abd", "Wt", "stress #") is matched with a
+  :class:`spacy.matcher.PhraseMatcher` on lower-cased tokens of a blank English pipeline;
+  overlapping matches keep the longest, then the kind that matters most (red flags first);
+* some names count only with a cue in their clause: a bone or tendon with a palpation word is a
+  palpation test ("5th MT base non-tender"), a muscle or movement with a grade or "weak" is a
+  strength test ("Quads 4/5 R"), a diagnosis only when the note says it is established ("known",
+  "Dx'd"), and a body part is a pain site only in a clause that speaks of pain ("knees cave in" is
+  a finding, "patella not tender" a palpation);
 * negation comes from negspacy's clinical termset ("no numbness or tingling", "denies bladder or
-  bowel change", "nil saddle anaesthesia"): a negated red flag is ``present: false``, a negated
-  finding or history item absent, a negated pain site left out;
-* a test takes its result from the words next to it (``+ve``, ``pos``, ``positive``, ``weak`` ...
-  or ``-ve``, ``neg``, ``negative``, ``normal`` ...); a test with no result word is listed as not
-  understood rather than guessed;
-* sides (``R``, ``rt``, ``right``, ``L``, ``B/L``, ``bilat``, ``both``) are read from the same clause,
-  nearest first; age ("38 y/o"), sex, duration (``x6/52``, ``3 months``) and onset by small patterns;
-* every clause in which nothing was recognised is listed in ``unrecognised`` with its characters, so
-  nothing is dropped silently.
+  bowel change", "nil saddle anaesthesia"), ended by "but", "worse", "reports" and clause changes.
+  A red flag is ``present: false`` only when denied; a doubt ("not sure", "?", "rule out") makes
+  it ``unsure`` even after a negation, and an assertion anywhere wins over a denial elsewhere;
+* a test's result and sides are read by :mod:`compensa.engine.notes_results` (marks, words,
+  measurements against the KB's cut-offs, a fault seen during it); a test with no result is listed
+  as not understood rather than guessed;
+* age, sex, duration, onset and things said in other words come from
+  :mod:`compensa.engine.notes_phrases`; every clause in which nothing was recognised is listed in
+  ``unrecognised`` with its characters, so nothing is dropped silently.
 
 spaCy is imported on first use (it takes a few seconds), so consultations without a note never pay.
 """
@@ -26,6 +31,12 @@ import re
 import threading
 from dataclasses import dataclass
 
+from compensa.engine import notes_results as results
+from compensa.engine.notes_phrases import RELIEF, context, phrased_flags, phrased_history
+from compensa.engine.notes_words import (AFTER_DENIAL, DENIALS, DIAGNOSED, DOUBT_PHRASES, EXCLUDERS, HISTORY_DENIALS,
+                                         KIND_PRIORITY, LIST_GLUE, MEASURED_NAMES, PAIN_WORDS, POWER_WORDS, REGIONAL,
+                                         SECTION, SELF_POSITIVE, SHORTHAND, SIDES, SUSPICION_SUFFIXES, TENDER_NEGATIVE,
+                                         TENDER_WORDS, TRANSIENT_FLAGS, TRANSIENT_WORDS, UNSURE, EASED_FLAGS)
 from compensa.errors import CaseError, Problem
 from compensa.kb.vocabulary import Vocabulary
 
@@ -34,77 +45,51 @@ __all__ = ["MAX_NOTE_TEXT", "NoteParser", "merge_note", "parse_note"]
 #: The longest note accepted, in characters.
 MAX_NOTE_TEXT = 20_000
 
-#: Case kinds a note can fill, most important first (decides overlaps of equal length).
-KIND_PRIORITY = ("red_flag", "test", "finding", "pain", "history", "yellow_flag", "diagnosis")
-_SECTION = {"pain": "pain", "finding": "findings", "test": "tests", "red_flag": "red_flags", "history": "history",
-            "yellow_flag": "yellow_flags", "diagnosis": "diagnoses"}
-_POSITIVE = {"+ve", "+", "pos", "positive", "+ive", "weak", "weakness", "reduced", "tight", "tightness", "short",
-             "limited", "provocative", "reproduces", "reproduced", "painful", "present", "++", "abnormal", "poor",
-             "fails", "failed", "deficit", "increased", "excessive", "delayed", "tender", "restricted", "lag", "loss",
-             "reproducing", "drops", "dropped", "collapse", "collapses", "gap", "sore", "4/5", "3/5", "2/5", "4-/5",
-             "4+/5", "decreased", "low", "↓"}
-_NEGATIVE = {"-ve", "-", "neg", "negative", "-ive", "normal", "nad", "wnl", "full", "strong", "clear", "unremarkable",
-             "pain-free", "painless", "absent", "5/5", "good", "equal", "symmetrical", "intact", "nt", "non-tender",
-             "fine", "ok"}
-_SIDES = {"r": "right", "rt": "right", "right": "right", "l": "left", "lt": "left", "left": "left", "bilat": "both",
-          "bilateral": "both", "bilaterally": "both", "both": "both", "b/l": "both", "(r)": "right", "(l)": "left"}
-_UNSURE = {"unsure", "unclear", "possible", "possibly", "?", "query", "maybe", "uncertain", "not sure"}
-_DIAGNOSED = {"dx", "diagnosed", "known", "hx", "history", "previous", "confirmed", "pmh"}
-_AGE = re.compile(r"\b(\d{1,3})\s*(?:-?\s*(?:y/?o|yo|yr?s?\s*old|years?\s*old|year-old|yrs?)\b|\s*(?=[MF]\b))", re.I)
-_SEX = [(re.compile(r"\b\d{1,3}\s*(?:y/?o|yo)?\s*F\b|\b(?:female|woman|lady|girl|mrs|ms|she|her)\b", re.I), "female"),
-        (re.compile(r"\b\d{1,3}\s*(?:y/?o|yo)?\s*M\b|\b(?:male|man|gentleman|boy|mr|he|his)\b", re.I), "male")]
-_DURATION = re.compile(r"x\s*(\d+)\s*/\s*(52|12|7)\b|(\d+)\s*(day|week|wk|month|mth|year|yr)s?\b", re.I)
-_SUDDEN = re.compile(r"\b(sudden(ly)?|rolled|twisted|fell|fall|tackle|crash|collision|after lifting|acute onset|"
-                     r"injured|injury)\b", re.I)
-_GRADUAL = re.compile(r"\b(gradual(ly)?|insidious|no (?:known )?injury|no trauma|built up|over (?:weeks|months))\b",
-                      re.I)
 _CLAUSE = re.compile(r"[^.;,\n]+")
-#: Clinical shorthand for words of KB names ("hip abd strength" for "hip abductor strength").
-_SHORTHAND = {"abductor": ("abd",), "abduction": ("abd",), "adductor": ("add",), "extension": ("ext",),
-              "extensor": ("ext",), "flexion": ("flex",), "flexor": ("flex",), "external": ("ext", "e"),
-              "internal": ("int", "i"), "rotation": ("rot", "r"), "strength": ("str", "strength"),
-              "single-leg": ("sl", "single leg"), "single": ("sl",), "range": ("rom",), "test": ("",),
-              "endurance": ("end",), "bilateral": ("bilat",), "shoulder": ("sh",), "lumbar": ("lx",),
-              "cervical": ("cx",), "thoracic": ("tx",)}
-
-
-#: Words that deny a red flag by themselves ("afebrile" is fever: no), matched like KB names.
-_DENIALS = {"afebrile": "fever", "apyrexial": "fever", "no injury": "significant_trauma",
-            "no trauma": "significant_trauma", "no fall": "significant_trauma", "weight bearing": "cannot_take_four_steps",
-            "able to weight bear": "cannot_take_four_steps", "fwb": "cannot_take_four_steps",
-            "walking normally": "cannot_take_four_steps", "can walk": "cannot_take_four_steps",
-            "no recent injury": "recent_knee_injury", "no weight loss": "unexplained_weight_loss",
-            "weight stable": "unexplained_weight_loss", "sleeps well": "night_pain", "not breathless": "chest_or_arm_pain"}
-#: Red flags said in other words: (pattern over a clause, flag). Read like the matched names: a
-#: negation before it in the clause denies it, doubt ("not sure", "can't say") makes it unsure.
-_FLAG_PHRASES = [
-    (r"\b(worse|wakes?|waking|woken|keeps? (?:him|her|them) awake)\b[^.;]{0,40}\bnight", "night_pain"),
-    (r"\bnights?\b[^.;]{0,30}\bno position\b", "night_pain"),
-    (r"\blost\s+\d+(?:\.\d+)?\s*(?:kg|kgs|lb|lbs|stone|st)\b|\b(?:clothes|trousers)[^.;]{0,20}looser", "unexplained_weight_loss"),
-    (r"\bconstant\b[^.;]{0,40}\b(?:worse|worsening|progress\w*)", "constant_progressive_pain"),
-    (r"\b(?:very|generally|systemically)\s+unwell\b|\boff (?:his|her|their) food\b", "feeling_very_unwell"),
-    (r"\bnumb\w*[^.;]{0,25}\bdown there\b", "saddle_anaesthesia"),
-]
-_FLAG_NEGATION = re.compile(r"\b(no|not|denies|denied|nil|without|never)\b")
-_FLAG_DOUBT = re.compile(r"\b(not sure|unsure|can't say|cannot say|unclear|uncertain|vague|\?)")
-
-#: Words right after a red flag that deny it ("bladder fine", "bowels normal").
-_AFTER_DENIAL = {"fine", "normal", "nad", "ok", "unremarkable", "nil", "intact", "unaffected", "-ve", "neg", "negative",
-                 "no", "denied", "clear", "normally"}
+_GRADE = re.compile(r"[0-5][+-]?/5")
+#: Items the engine reads from the case's ``onset`` field, never from history.
+_ONSET_ITEMS = {"gradual_onset", "sudden_onset"}
+#: Extra NegEx words: what ends a negation's reach, and negations that are no negation of a red flag.
+_TERMINATIONS = ("reports", "reported", "reporting", "complains", "c/o", "worse", "better", "eases", "eased",
+                 "relieved", "since", "has", "had", "feels", "now", "reproduces", "and now")
+_NOT_NEGATIONS = {"cannot", "can't", "cant", "couldn't", "couldnt", "versus", "doubt", "evaluate for", "rule out",
+                  "rules out", "r/o", "ro", "symptoms atypical"}
+#: Words a side may follow a pain site past ("shin pain in both legs"), and words a side before one may not
+#: cross ("neck pain both sides plus a new headache").
+_PAIN_TAIL = {"sided", "side", "sides", "b", "/", "-", "in", "on", "the", "legs", "arms", "mostly", "more", "worse"}
+_NEW_ITEM = {"plus", "with", "into", "to", "from", "radiating", "spreading", "down", "then", "towards", "toward"}
+#: Kinds whose names are also matched with a side or possessive inside them.
+_GAPPED_KINDS = ("pain", "history", "red_flag")
+_GAP_WORDS = {"my", "her", "his", "their", "the", "r", "l", "rt", "lt", "right", "left", "both"}
+_STRIP_TENDER = {"tenderness", "tender", "palpation", "bone", "bony", "sore"}
+_STRIP_POWER = {"strength", "str", "power", "test", "weakness"}
 
 
 def _variants(name: str) -> set[str]:
-    """A KB name and its shorthand forms: each word with a shorthand replaced, one at a time and all at once."""
-    words = name.lower().split()
+    """A KB name and its shorthand forms: each word with a shorthand replaced, one at a time and all at once.
+
+    The name keeps its case ("T2DM" is one token, "t2dm" two): the matcher compares lower-cased tokens."""
+    words = name.split()
     out = {" ".join(words)}
     if len(words) < 2:
         return out
     for i, word in enumerate(words):
-        for short in _SHORTHAND.get(word, ()):
+        for short in SHORTHAND.get(word.lower(), ()):
             out.add(" ".join(w for w in words[:i] + [short] + words[i + 1:] if w))
-    every = [(_SHORTHAND.get(w) or (w,))[0] for w in words]
+    every = [(SHORTHAND.get(w.lower()) or (w,))[0] for w in words]
     out.add(" ".join(w for w in every if w))
     return {v for v in out if len(v) >= 3}
+
+
+def _stripped(names: set[str], drop: set[str]) -> set[str]:
+    """Names without their palpation or strength words ("fifth metatarsal tenderness" -> "fifth metatarsal")."""
+    out = set()
+    for name in names:
+        words = name.split()
+        kept = [w for w in words if w.lower() not in drop]
+        if kept and len(kept) < len(words) and len(" ".join(kept)) >= 3:
+            out.add(" ".join(kept))
+    return out
 
 
 @dataclass
@@ -114,18 +99,7 @@ class _Hit:
     kind: str
     id: str
     negated: bool = False
-
-
-def _weeks(match: re.Match) -> int:
-    if match.group(1):
-        n, unit = int(match.group(1)), match.group(2)
-        return n if unit == "52" else round(n * 52 / 12) if unit == "12" else round(n / 7)
-    n, unit = int(match.group(3)), match.group(4).lower()
-    if unit == "day":
-        return round(n / 7)
-    if unit in ("month", "mth"):
-        return round(n * 52 / 12)
-    return n * 52 if unit in ("year", "yr") else n
+    cue: str = ""  # "tender" | "power" | "measure" | "denial" | "" : how the name was matched
 
 
 class NoteParser:
@@ -136,45 +110,131 @@ class NoteParser:
         from negspacy.negation import Negex  # noqa: F401 - registers the "negex" factory
         from negspacy.termsets import termset
         from spacy.matcher import PhraseMatcher
+        from spacy.pipeline import Sentencizer
 
         self.vocab = vocab
         self.nlp = spacy.blank("en")
-        from spacy.pipeline import Sentencizer
-
+        # a full stop after a capital or a digit ends the word too: "4/5 R.", "T2DM.", "P&N." (spaCy keeps "R.")
+        suffixes = [*self.nlp.Defaults.suffixes, r"(?<=[A-Z0-9&])\.$"]
+        self.nlp.tokenizer.suffix_search = spacy.util.compile_suffix_regex(suffixes).search
         # a semicolon ends a negation's reach too: "denies trauma; reports numbness" (numbness is present)
         self.nlp.add_pipe("sentencizer", config={"punct_chars": [*Sentencizer.default_punct_chars, ";"]})
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        self.keys: dict[int, tuple[str, str]] = {}
-        self.denials: set[str] = set()
-        for kind in KIND_PRIORITY:
-            for name, id_ in vocab.names(kind):  # every id, label and alias as written
-                key = f"{kind}|{id_}"
-                self.keys[self.nlp.vocab.strings.add(key)] = (kind, id_)
-                self.matcher.add(key, [self.nlp.make_doc(v) for v in sorted(_variants(name))])
-        for phrase, flag in _DENIALS.items():
-            if flag in vocab.kb.red_flags:
-                key = f"denial|{flag}"
-                self.keys[self.nlp.vocab.strings.add(key)] = ("red_flag", flag)
-                self.matcher.add(key, [self.nlp.make_doc(phrase)])
-                self.denials.add(phrase)
+        self.keys: dict[int, tuple[str, str, str]] = {}
+        self._register_names(vocab)
         patterns = termset("en_clinical").get_patterns()
-        patterns["preceding_negations"] = [*patterns["preceding_negations"], "nil", "denies", "no h/o", "nad"]
-        patterns["termination"] = [*patterns["termination"], "reports", "reported", "reporting", "complains", "c/o"]
+        patterns["preceding_negations"] = [*(p for p in patterns["preceding_negations"] if p not in _NOT_NEGATIONS),
+                                           "nil", "denies", "no h/o", "nad", "non"]
+        patterns["pseudo_negations"] = [p for p in patterns["pseudo_negations"] if p != "no change"]
+        patterns["termination"] = [*patterns["termination"], *_TERMINATIONS]
         self.negex = self.nlp.add_pipe("negex", config={"neg_termset": patterns, "chunk_prefix": []})
         self._lock = threading.Lock()
 
+    # -- the names to match ----------------------------------------------------------------------
+    def _add(self, key: str, meaning: tuple[str, str, str], phrases: set[str]) -> None:
+        if phrases:
+            self.keys[self.nlp.vocab.strings.add(key)] = meaning
+            self.matcher.add(key, [self.nlp.make_doc(v) for v in sorted(phrases)])
+
+    def _register_names(self, vocab: Vocabulary) -> None:
+        for kind in KIND_PRIORITY:
+            for name, id_ in vocab.names(kind):  # every id, label and alias as written
+                variants = _variants(name)
+                self._add(f"{kind}|{id_}", (kind, id_, ""), variants)
+                if kind in _GAPPED_KINDS:  # for the note read without its gap words (see _gapped)
+                    self._add(f"gap|{kind}|{id_}", (kind, id_, ""), _stripped(variants, set(_GAP_WORDS)))
+                words = set(name.lower().split())
+                if kind in ("test", "red_flag") and words & (TENDER_WORDS | {"bone"}):
+                    self._add(f"tender|{kind}|{id_}", (kind, id_, "tender"), _stripped(variants, _STRIP_TENDER))
+                if kind == "test" and set(vocab.kb.assessments[id_].label.lower().split()) & {"strength", "power"}:
+                    self._add(f"power|{id_}", (kind, id_, "power"), _stripped(variants, _STRIP_POWER))
+        flags, history = vocab.kb.red_flags, vocab.kb.history
+        for phrase, flag in DENIALS.items():
+            if flag in flags:
+                self._add(f"denial|{phrase}", ("red_flag", flag, "denial"), {phrase})
+        for phrase, item in HISTORY_DENIALS.items():
+            if item in history:
+                self._add(f"denial|{phrase}", ("history", item, "denial"), {phrase})
+        for phrase, (kind, id_) in MEASURED_NAMES.items():
+            self._add(f"measure|{phrase}", (kind, id_, "measure"), {phrase})
+        for phrase in REGIONAL:
+            self._add(f"regional|{phrase}", ("test", phrase, "regional"), {phrase})
+
     # -- matching --------------------------------------------------------------------------------
-    def _hits(self, doc) -> list[_Hit]:
-        found = [(*(self.keys[m]), s, e) for m, s, e in self.matcher(doc)]
-        found.sort(key=lambda h: (-(h[3] - h[2]), KIND_PRIORITY.index(h[0]), h[2]))
+    def _gapped(self, doc) -> list[tuple[int, int, int]]:
+        """Names with a side or a possessive inside them ("twisted R knee", "inside of my right knee",
+        "grinds her teeth"): matched on the note without those words, mapped back to its tokens."""
+        from spacy.tokens import Doc
+
+        keep = [i for i, t in enumerate(doc) if t.lower_ not in _GAP_WORDS]
+        if len(keep) == len(doc) or not keep:
+            return []
+        reduced = Doc(self.nlp.vocab, words=[doc[i].text for i in keep])
+        out = []
+        for match_id, start, end in self.matcher(reduced):
+            first, last = keep[start], keep[end - 1] + 1
+            if self.keys[match_id][0] in _GAPPED_KINDS and last - first > end - start:
+                out.append((match_id, first, last))
+        return out
+
+    def _regions(self, doc, matches) -> set[str]:
+        """Body regions the note is about: its pain sites' regions, else region words ("ankle", "neck")."""
+        kb = self.vocab.kb
+        found = {kb.pain_sites[id_].region for m, _s, _e in matches
+                 for kind, id_, _cue in [self.keys[m]] if kind == "pain" and id_ in kb.pain_sites}
+        return found or {t.lower_.rstrip("s") for t in doc} & set(kb.regions)
+
+    def _valid(self, doc, kind: str, id_: str, cue: str, start: int, end: int) -> bool:
+        """Whether a matched name counts here (its cue is in its clause, nothing excludes it)."""
+        if end < len(doc) and doc[end].lower_.startswith("n'"):
+            return False  # "ca" of "can't" is not cancer
+        lo, hi = self._clause(doc, start, end)
+        clause = [t.lower_ for t in doc[lo:hi]]
+        text = " ".join(clause)
+        if any(word in text for word in EXCLUDERS.get(id_, ())):
+            return False
+        if kind == "diagnosis":
+            words = {t.lower_ for t in doc[start:end]}
+            return not words & PAIN_WORDS and bool({t.lower_ for t in doc[max(start - 3, 0):start]} & DIAGNOSED)
+        if cue == "tender":
+            return bool(set(clause) & TENDER_WORDS) or "non - tender" in text
+        if cue == "power":
+            near = [t.lower_ for t in doc[max(start - 2, lo):min(end + 4, hi)]]
+            return any(_GRADE.fullmatch(w) or w in POWER_WORDS for w in near)
+        if cue == "measure":
+            return any(re.match(r"[~<>]?\d", t.text) for t in doc[end:min(end + 4, hi)])
+        return True
+
+    def _hits(self, doc, matches, regions: set[str]) -> list[_Hit]:
+        found = []
+        for match_id, start, end in matches:
+            kind, id_, cue = self.keys[match_id]
+            if cue == "regional":
+                id_ = next((REGIONAL[id_][r] for r in sorted(regions) if r in REGIONAL[id_]), "")
+            if id_ and self._valid(doc, kind, id_, cue, start, end):
+                found.append((kind, id_, start, end, cue))
+        rank = {"regional": 0, "measure": 1, "tender": 2, "power": 3, "": 4, "denial": 5}
+        found.sort(key=lambda h: (-(h[3] - h[2]), KIND_PRIORITY.index(h[0]), rank[h[4]], h[2]))
         taken: set[int] = set()
         hits = []
-        for kind, id_, start, end in found:
+        for kind, id_, start, end, cue in found:
             if taken & set(range(start, end)):
                 continue
             taken |= set(range(start, end))
-            hits.append(_Hit(start, end, kind, id_))
+            hits.append(_Hit(start, end, kind, id_, cue=cue))
+        self._inner = [(id_, start, end) for kind, id_, start, end, _cue in found if kind == "pain"]
         return sorted(hits, key=lambda h: h.start)
+
+    def _inner_pain(self, hits: list[_Hit]) -> list[_Hit]:
+        """Pain sites inside a red flag's or a history item's name ("temporal headache", "chronic LBP"): it also
+        says where it hurts. They share its negation."""
+        out: list[_Hit] = []
+        for flag in (h for h in hits if h.kind in ("red_flag", "history") and h.cue != "denial"):
+            inside = sorted((e - s, s, e, id_) for id_, s, e in self._inner if flag.start <= s and e <= flag.end)
+            for _n, start, end, id_ in reversed(inside):
+                if not any(o.start < end and start < o.end for o in out):
+                    out.append(_Hit(start, end, "pain", id_, negated=flag.negated, cue="inner"))
+        return out
 
     def _negate(self, doc, hits: list[_Hit]) -> None:
         from spacy.tokens import Span
@@ -188,53 +248,186 @@ class NoteParser:
 
     # -- reading what surrounds a hit ------------------------------------------------------------
     @staticmethod
-    def _clause(doc, hit: _Hit) -> tuple[int, int]:
-        start, end = hit.start, hit.end
-        while start > 0 and doc[start - 1].text not in (",", ";", ".", ":") and not doc[start - 1].is_sent_end:
+    def _boundary(token) -> bool:
+        return token.text in (",", ";", ".") or token.is_sent_end or (len(token) > 1 and token.text.endswith("."))
+
+    def _marks(self, doc) -> tuple[list[bool], list[bool], list[bool]]:
+        """Per token, once per note: a clause boundary, a colon, a comma/semicolon/full stop (kept in the doc)."""
+        if "clause_marks" not in doc.user_data:
+            tokens = list(doc)
+            doc.user_data["clause_marks"] = ([self._boundary(t) for t in tokens], [t.text == ":" for t in tokens],
+                                             [t.text in (",", ";", ".") for t in tokens])
+        return doc.user_data["clause_marks"]
+
+    def _clause(self, doc, start: int, end: int) -> tuple[int, int]:
+        """Token bounds of the clause around ``start:end`` (commas, semicolons, full stops; a colon opens one)."""
+        boundary, colon, stop = self._marks(doc)
+        while start > 0 and not colon[start - 1] and not boundary[start - 1]:
             start -= 1
-        while end < len(doc) and doc[end].text not in (",", ";", ".") and not doc[end - 1].is_sent_end:
+        while end < len(doc) and not stop[end] and not boundary[end - 1]:
             end += 1
         return start, end
+
+    def _stop(self, doc, hit: _Hit, hits: list[_Hit]) -> int:
+        """Where a test's words end: the next test, finding or red flag, or the sentence's end (14 tokens at most)."""
+        limit = min(len(doc), hit.end + 14)
+        nxt = [h.start for h in hits if h.start >= hit.end and h.kind in ("test", "finding", "red_flag")]
+        end = min([limit, *nxt])
+        for i in range(hit.end, end):
+            if doc[i].text in (".", ";") or (i > hit.end and doc[i - 1].is_sent_end):
+                return i
+        return end
 
     @staticmethod
     def _words(doc, start: int, end: int) -> list[str]:
         return [t.lower_ for t in doc[max(start, 0):max(end, 0)]]
 
-    def _side(self, doc, hit: _Hit, clause: tuple[int, int], others: list[_Hit]) -> str | None:
-        """The nearest side word in the clause, not past another recognised item."""
-        after = [t for t in range(hit.end, min(clause[1], hit.end + 5))]
-        before = [t for t in range(hit.start - 1, max(clause[0], hit.start - 5) - 1, -1)]
-        blocked = {i for o in others if o is not hit for i in range(o.start, o.end)}
-        for order in (before, after) if hit.kind == "pain" else (after, before):
+    def _side(self, doc, hit: _Hit, hits: list[_Hit]) -> str | None:
+        """The nearest side word in the clause, not past another recognised item (for pain: inside the name,
+        then before it - across a list of sites, "L buttock/SIJ ache" - then after it past pain words only)."""
+        lo, hi = self._clause(doc, hit.start, hit.end)
+        pain = hit.kind == "pain"
+        blocked = {i for o in hits if o is not hit and not (pain and o.kind == "pain")
+                   and not (o.start <= hit.start and hit.end <= o.end) for i in range(o.start, o.end)}
+        after = range(hit.end, min(hi, hit.end + 5))
+        before = range(hit.start - 1, max(lo, hit.start - 6) - 1, -1)
+        inside = range(hit.start + 1, hit.end - 1)
+        for order in (inside, before, after) if pain else (after, before):
             for i in order:
-                if i in blocked:
+                if i in blocked or (pain and order is after and not self._pain_tail(doc[i])):
                     break
-                word = doc[i].lower_.strip(".,;:")  # "R." at a sentence end is one token
-                joined = word + (doc[i + 1].lower_ + doc[i + 2].lower_ if i + 2 < len(doc) else "")
-                if joined == "b/l":
-                    return "both"
-                if word in _SIDES:
-                    return _SIDES[word]
+                if pain and order is before and doc[i].lower_ in _NEW_ITEM:
+                    break
+                side = self._side_at(doc, i)
+                if side:
+                    return side
         return None
 
-    def _result(self, doc, hit: _Hit, clause: tuple[int, int]) -> str | None:
-        """The result word nearest after the test (then just before it), in its clause."""
-        if hit.negated and any(t.lower_ in ("not", "no") for t in doc[max(clause[0], hit.start - 2):hit.start]):
-            return "negative"  # "not tender", "no pain on FADIR"
-        after = self._words(doc, hit.end, min(clause[1], hit.end + 6))
-        before = list(reversed(self._words(doc, max(clause[0], hit.start - 3), hit.start)))
-        for word in after + before:
-            joined = re.sub(r"[()]", "", word)
-            if joined in _NEGATIVE or re.fullmatch(r"-ve?|neg(ative)?|5/5", joined):
-                return "negative"
-            if joined in _POSITIVE or re.fullmatch(r"\+v?e?|pos(itive)?|[0-4][+-]?/5", joined):
-                return "positive"
-        text = doc[hit.end:min(clause[1], hit.end + 6)].text.lower()
-        if re.search(r"\+\s*ve|\bpos\b|[0-4][+-]?\s*/\s*5", text):
-            return "positive"
-        if re.search(r"-\s*ve|\bneg\b|5\s*/\s*5", text):
-            return "negative"
+    @staticmethod
+    def _pain_tail(token) -> bool:
+        word = token.lower_.strip(".,;:")
+        return word in PAIN_WORDS or word in SIDES or word in _PAIN_TAIL
+
+    @staticmethod
+    def _side_at(doc, i: int) -> str | None:
+        return results.side_at(doc, i)
+
+    def _result_before(self, doc, hit: _Hit, hits: list[_Hit]) -> str | None:
+        """A descriptive word before the test in its clause ("tight hamstrings on 90/90", "poor control on SLS")."""
+        lo, _hi = self._clause(doc, hit.start, hit.end)
+        others = {i for o in hits if o is not hit and o.kind in ("test", "red_flag") for i in range(o.start, o.end)}
+        for i in range(hit.start - 1, lo - 1, -1):
+            if i in others:
+                break
+            value, _mark = results._word_value(doc, i)
+            if value:
+                return value
         return None
+
+    # -- items -----------------------------------------------------------------------------------
+    def _test(self, doc, hit: _Hit, hits: list[_Hit]) -> list[dict]:
+        lo, hi = self._clause(doc, hit.start, hit.end)
+        stop = self._stop(doc, hit, hits)
+        if results.no_result(doc, hit.end, min(len(doc), hit.end + 6)):
+            return []
+        found = self._test_results(doc, hit, hits, (lo, hi), stop)
+        side = self._side(doc, hit, hits)
+        out = results.merge_sides([(value, s or side) for value, s in found])
+        return [{"id": hit.id, "result": value, **({"side": s} if s else {})} for value, s in out]
+
+    def _test_results(self, doc, hit: _Hit, hits: list[_Hit], clause: tuple[int, int], stop: int) -> list:
+        lo, hi = clause
+        if hit.cue == "tender":
+            text = " ".join(self._words(doc, lo, hi))
+            negative = any(p in text for p in TENDER_NEGATIVE) or results.phrase_value(text)
+            return [("negative" if negative else "positive", None)]
+        if hit.negated and any(t.lower_ in ("not", "no") for t in doc[max(lo, hit.start - 2):hit.start]):
+            return [("negative", None)]  # "not tender", "no pain on FADIR"
+        found = results.word_results(doc, hit.end, stop, min(hi, stop) if hi > hit.end else stop)
+        if not found:
+            before = self._result_before(doc, hit, hits)
+            found = [(before, None)] if before else results.measured(hit.id, doc, hit.end, stop)
+        if not found and any(h.kind == "finding" and lo <= h.start < hi for h in hits):
+            found = [("positive", None)]  # a fault seen during the test: "knee valgus on single-leg squat"
+        name = doc[hit.start:hit.end].text.lower()
+        if not found and any(word in name for word in SELF_POSITIVE):
+            found = [("positive", None)]  # the name states the finding: "reduced neck rotation"
+        return found
+
+    def _pain(self, doc, hit: _Hit, hits: list[_Hit]) -> tuple[dict | None, str]:
+        if hit.negated:
+            return None, "negated"
+        lo, hi = self._clause(doc, hit.start, hit.end)
+        words = {w.strip(".,;:") for w in self._words(doc, lo, hi)}
+        if not words & PAIN_WORDS:
+            return None, "not a complaint"  # "knees cave in", "glute max fires late"
+        side = self._side(doc, hit, hits)
+        return {"site": hit.id, **({"side": side} if side else {})}, "present"
+
+    def _flag(self, doc, hit: _Hit, hits: list[_Hit]) -> object:
+        """A red flag's answer: True, "unsure" or False (denied only when nothing doubts it), or None when
+        the words do not answer it ("intermittent P&N" is not persistent numbness)."""
+        lo, hi = self._clause(doc, hit.start, hit.end)
+        if hit.cue in ("tender", "measure"):
+            return self._cued_flag(doc, hit, lo, hi)
+        before = doc[lo:hit.start].text.lower()
+        if any(p in before for p in DOUBT_PHRASES) or set(self._words(doc, lo, hit.start)) & UNSURE:
+            return "unsure"  # a doubt wins over any denial: safety first
+        if self._answered_no(doc, hit, hits, hi):
+            return False
+        context_answer = self._flag_context(doc, hit, doc[lo:hi].text.lower())
+        if context_answer != "":
+            return context_answer
+        if re.search(r"(\?|\b(rule out|r/o|exclude|excluding|query|suspected)\b)", before):
+            return True if hit.id.endswith(SUSPICION_SUFFIXES) else "unsure"
+        non = hit.start >= 2 and doc[hit.start - 2].lower_ == "non" and doc[hit.start - 1].text == "-"
+        return not (hit.negated or hit.cue == "denial" or non)
+
+    def _cued_flag(self, doc, hit: _Hit, lo: int, hi: int) -> object:
+        """A flag read from palpation ("patella not tender") or a measurement ("knee flexion 110 deg")."""
+        if hit.cue == "tender":
+            text = " ".join(self._words(doc, lo, hi))
+            return not any(p in text for p in TENDER_NEGATIVE)
+        found = results.measured(hit.id, doc, hit.end, hi)
+        return found[0][0] == "positive" if found else None
+
+    @staticmethod
+    def _flag_context(doc, hit: _Hit, clause: str) -> object:
+        """None for a passing symptom, False for night pain a change of position eases, "" otherwise."""
+        if hit.id in TRANSIENT_FLAGS and any(w in clause for w in TRANSIENT_WORDS) and not re.search(
+                r"not gone|constant|persistent|since|all the time", clause):
+            return None  # a passing symptom is not this flag (and not its denial)
+        sentence = doc[hit.start].sent
+        if hit.id in EASED_FLAGS and not hit.negated and RELIEF.search(doc[hit.end:sentence.end].text.lower()):
+            return False
+        return ""
+
+    def _answered_no(self, doc, hit: _Hit, hits: list[_Hit], hi: int) -> bool:
+        """An answer after the flag, across a list of flags: "Bladder and bowel normal", "Foot drop? - no"."""
+        inside = {i for o in hits if o.kind == "red_flag" and o is not hit for i in range(o.start, o.end)}
+        for i in range(hit.end, min(len(doc), hit.end + 6)):
+            word = doc[i].lower_.strip(".")
+            if i in inside or word in LIST_GLUE:
+                continue
+            return word in AFTER_DENIAL
+        return False
+
+    def _items(self, doc, hit: _Hit, hits: list[_Hit]) -> tuple[list[dict], str]:
+        if hit.kind == "test":
+            items = self._test(doc, hit, hits)
+            return items, ",".join(i["result"] for i in items) or "no result"
+        if hit.kind == "pain":
+            item, value = self._pain(doc, hit, hits)
+            return ([item] if item else []), value
+        if hit.kind == "red_flag":
+            present = self._flag(doc, hit, hits)
+            return ([{"id": hit.id, "present": present}] if present is not None else []), str(present)
+        if hit.kind == "diagnosis":
+            return ([] if hit.negated else [{"id": hit.id}]), "negated" if hit.negated else "diagnosed"
+        present = not hit.negated and hit.cue != "denial"
+        side = self._side(doc, hit, hits) if hit.kind == "finding" else None
+        return [{"id": hit.id, "present": present, **({"side": side} if side else {})}], \
+            "present" if present else "absent"
 
     # -- the note as a case --------------------------------------------------------------------
     def parse(self, text: str) -> dict:
@@ -244,98 +437,71 @@ class NoteParser:
             for name, proc in self.nlp.pipeline:
                 if name != "negex":
                     doc = proc(doc)
-            hits = self._hits(doc)
+            matches = [*self.matcher(doc), *self._gapped(doc)]
+            regions = self._regions(doc, matches)
+            hits = self._hits(doc, matches, regions)
             self._negate(doc, hits)
-        case: dict[str, list] = {}
-        spans = []
+            hits = sorted([*hits, *self._inner_pain(hits)], key=lambda h: h.start)
+        spans, by_hit = [], []
         for hit in hits:
-            item, value = self._item(doc, hit, hits)
-            span = {"start": doc[hit.start].idx, "end": doc[hit.end - 1].idx + len(doc[hit.end - 1]),
-                    "text": doc[hit.start:hit.end].text, "kind": hit.kind, "id": hit.id, "negated": hit.negated,
-                    "value": value, "side": item.get("side") if item else None}
-            spans.append(span)
-            if item is not None:
-                case.setdefault(_SECTION[hit.kind], []).append(item)
-        self._phrased_flags(text, case)
-        out: dict[str, object] = {**_deduplicate(case), **_context(text)}
+            items, value = self._items(doc, hit, hits)
+            by_hit.append((hit, items))
+            spans.append({"start": doc[hit.start].idx, "end": doc[hit.end - 1].idx + len(doc[hit.end - 1]),
+                          "text": doc[hit.start:hit.end].text, "kind": hit.kind, "id": hit.id, "negated": hit.negated,
+                          "value": value, "side": items[0].get("side") if items else None})
+        self._share_sides(doc, by_hit)
+        case: dict[str, list] = {}
+        for hit, items in by_hit:
+            case.setdefault(SECTION[hit.kind], []).extend(items)
+        self._phrased(text, case, regions)
+        case["history"] = [h for h in case.get("history", []) if h["id"] not in _ONSET_ITEMS]
+        out: dict[str, object] = {**_deduplicate({k: v for k, v in case.items() if v}), **context(text)}
         return {"case": out, "spans": spans, "unrecognised": _leftovers(text, spans)}
 
-    def _phrased_flags(self, text: str, case: dict) -> None:
-        """Red flags said in other words (see ``_FLAG_PHRASES``), added unless already read."""
-        known = {f["id"] for f in case.get("red_flags", [])}
-        for clause in _CLAUSE.finditer(text):
-            chunk = clause.group(0).lower()
-            for pattern, flag in _FLAG_PHRASES:
-                found = re.search(pattern, chunk)
-                if not found or flag in known or flag not in self.vocab.kb.red_flags:
+    def _share_sides(self, doc, by_hit: list[tuple[_Hit, list[dict]]]) -> None:
+        """A fault seen during a test and the test share a side ("SLS L: knee valgus", "R knee valgus on SLS")."""
+        for finding, f_items in by_hit:
+            if finding.kind != "finding" or not f_items:
+                continue
+            clause = self._clause(doc, finding.start, finding.end)
+            for test, t_items in by_hit:
+                if test.kind != "test" or len(t_items) != 1:
                     continue
-                before = chunk[:found.start()]
-                present: object = "unsure" if _FLAG_DOUBT.search(chunk) else (
-                    False if _FLAG_NEGATION.search(before) else True)
-                case.setdefault("red_flags", []).append({"id": flag, "present": present})
-                known.add(flag)
+                t_clause = self._clause(doc, test.start, test.end)
+                if not (clause[0] <= test.start < clause[1] or t_clause[0] <= finding.start < t_clause[1]):
+                    continue
+                side = f_items[0].get("side") or t_items[0].get("side")
+                if side:
+                    f_items[0].setdefault("side", side)
+                    t_items[0].setdefault("side", side)
 
-    def _item(self, doc, hit: _Hit, hits: list[_Hit]) -> tuple[dict | None, str]:
-        clause = self._clause(doc, hit)
-        side = self._side(doc, hit, clause, hits)
-        sided = {"side": side} if side else {}
-        if hit.kind == "test":
-            result = self._result(doc, hit, clause)
-            return ({"id": hit.id, "result": result, **sided} if result else None), result or "no result"
-        if hit.kind == "pain":
-            return (None, "negated") if hit.negated else ({"site": hit.id, **sided}, "present")
-        if hit.kind == "red_flag":
-            before = set(self._words(doc, clause[0], hit.start)) | {t.text for t in doc[max(0, hit.start - 1):hit.start]}
-            after = self._words(doc, hit.end, min(clause[1], hit.end + 2))
-            denied = hit.negated or doc[hit.start:hit.end].text.lower() in self.denials or bool(set(after) & _AFTER_DENIAL)
-            to_exclude = " ".join(self._words(doc, clause[0], hit.start))
-            if re.search(r"\b(rule out|r/o|exclude|excluding|query|\?)", to_exclude):
-                denied = False  # a flag still to be ruled out is not known to be absent: unsure, never no
-                before = before | {"unsure"}
-            present: object = False if denied else ("unsure" if before & _UNSURE else True)
-            return {"id": hit.id, "present": present}, str(present)
-        if hit.kind == "diagnosis":
-            before = set(self._words(doc, hit.start - 3, hit.start))
-            if hit.negated or not before & _DIAGNOSED:
-                return None, "not a diagnosis"
-            return {"id": hit.id, **sided}, "diagnosed"
-        if hit.kind == "finding":
-            return {"id": hit.id, "present": not hit.negated, **sided}, "absent" if hit.negated else "present"
-        return {"id": hit.id, "present": not hit.negated}, "absent" if hit.negated else "present"
+    def _phrased(self, text: str, case: dict, regions: set[str]) -> None:
+        flags = case.setdefault("red_flags", [])
+        flags += phrased_flags(text, {f["id"] for f in flags}, self.vocab.kb.red_flags, regions)
+        history = case.setdefault("history", [])
+        history += phrased_history(text, {h["id"] for h in history}, self.vocab.kb.history)
 
 
-def _context(text: str) -> dict[str, object]:
-    out: dict[str, object] = {}
-    age = _AGE.search(text)
-    if age and 0 < int(age.group(1)) <= 110:
-        out["age"] = int(age.group(1))
-    for pattern, sex in _SEX:
-        if pattern.search(text):
-            out["sex"] = sex
-            break
-    duration = _DURATION.search(text)
-    if duration:
-        out["duration_weeks"] = _weeks(duration)
-    if _SUDDEN.search(text):
-        out["onset"] = "sudden"
-    elif _GRADUAL.search(text):
-        out["onset"] = "gradual"
-    return out
+_RANK = {True: 2, "unsure": 1, False: 0}
 
 
 def _deduplicate(case: dict) -> dict:
-    """One item per (section, id, side): a red flag denied anywhere and asserted elsewhere is kept as present."""
+    """One item per (section, id, side): a red flag asserted anywhere wins over a doubt, a doubt over a denial;
+    an unsided item is dropped when the same item is read with a side."""
     for section, items in list(case.items()):
-        if not isinstance(items, list):
-            continue
         kept: dict[tuple, dict] = {}
         for item in items:
             key = (item.get("id") or item.get("site"), item.get("side"))
             old = kept.get(key)
-            if old is None or (section == "red_flags" and item.get("present") not in (False,)):
+            if old is None or (section == "red_flags" and _RANK[item["present"]] > _RANK[old["present"]]):
                 kept[key] = item
-        case[section] = list(kept.values())
+        sided = {(k[0], _value(v)) for k, v in kept.items() if k[1]}
+        case[section] = [v for k, v in kept.items() if k[1] or (k[0], _value(v)) not in sided]
     return case
+
+
+def _value(item: dict) -> object:
+    return item.get("result", item.get("present", True))
 
 
 def _leftovers(text: str, spans: list[dict]) -> list[dict]:
@@ -347,7 +513,7 @@ def _leftovers(text: str, spans: list[dict]) -> list[dict]:
         chunk = match.group(0).strip()
         if len(re.findall(r"[A-Za-z]{3,}", chunk)) < 1:
             continue
-        if any(s < end and e > start for s, e in covered) or _context(chunk):
+        if any(s < end and e > start for s, e in covered) or context(chunk):
             continue
         offset = match.group(0).index(chunk) if chunk else 0
         out.append({"text": chunk, "start": start + offset, "end": start + offset + len(chunk)})

@@ -2,7 +2,7 @@
 
 Every expect id must be a canonical KB id (not an alias), every expect must pass consult() with an
 empty `unrecognised`, and every `unrecognised` phrase must occur in the note's text.
-Run: .venv/bin/python tests/data/notes/check_notes.py
+Run: .venv/bin/python tests/data/notes/check_notes.py  (this folder and heldout/; or name folders)
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def main() -> int:
     regions = set(kb.regions)
     problems: list[str] = []
     by_region: Counter[str] = Counter()
-    files = sorted(HERE.glob("*.yaml"))
+    folders = [Path(a) for a in sys.argv[1:]] or [HERE, HERE / "heldout"]
+    files = sorted(p for folder in folders for p in folder.glob("*.yaml"))
     for path in files:
         note = yaml.safe_load(path.read_text(encoding="utf-8"))
         stem = path.stem
@@ -43,7 +44,7 @@ def main() -> int:
             bad(f"unknown keys {sorted(set(note) - NOTE_KEYS)}")
         if note.get("id") != stem:
             bad("id differs from the file name")
-        if not stem.startswith(f"{note.get('region')}_") or note.get("region") not in regions:
+        if not stem.removeprefix("held_").startswith(f"{note.get('region')}_") or note.get("region") not in regions:
             bad(f"region {note.get('region')!r}")
         by_region[note.get("region")] += 1
         expect = note["expect"]
