@@ -24,9 +24,10 @@ SAMPLE_CASE = Path(__file__).resolve().parent / "samples" / "demo.yaml"
 
 
 def _consultant(kb_path: str | None):
-    from compensa.engine import consultant_for, load_kb
+    """A consultant for one consultation: only the rules the case can reach are compiled."""
+    from compensa.engine import Consultant, load_kb
 
-    return consultant_for(load_kb(kb_path) if kb_path else None)
+    return Consultant(load_kb(kb_path), max_engines=1, scope="case")
 
 
 def _emit(text: str) -> None:
@@ -218,23 +219,41 @@ def kb():
 @kb.command("lint")
 @click.option("--cases", "cases", metavar="DIR", type=click.Path(file_okay=False),
               help="Case library to check against the KB (default: the bundled one, with the bundled KB).")
+@click.option("--no-cache", is_flag=True, help="Check everything again even if these exact files were clean before.")
 @click.pass_context
-def kb_lint(ctx, cases):
-    """Check the KB files and the case library; print the problems (exit 2 when any)."""
-    from compensa.kb import lint_kb, read_kb
+def kb_lint(ctx, cases, no_cache):
+    """Check the KB files and the case library; print the problems (exit 2 when any).
 
+    A clean result is remembered for these exact files and this exact code (compensa.kb.cache), so
+    linting an unchanged KB again is instant; any edit is checked in full."""
+    from compensa.kb import BUNDLED_KB, cache, lint_kb, load_kb
+
+    library = cases or (None if ctx.obj["kb"] else _bundled_cases())
+    folders = [Path(ctx.obj["kb"]) if ctx.obj["kb"] else BUNDLED_KB] + ([Path(library)] if library else [])
+    key = None if no_cache else cache.key_for(f"lint|{os.getcwd()}", folders)
+    clean = cache.fetch(key)
+    if isinstance(clean, str):
+        click.echo(clean)
+        return
     problems = lint_kb(ctx.obj["kb"])
-    if not problems and (cases or not ctx.obj["kb"]):
-        problems = _library_problems(read_kb(ctx.obj["kb"]).kb, cases)
+    if not problems and library:
+        problems = _library_problems(load_kb(ctx.obj["kb"]), library)
     for problem in problems:
         click.echo(str(problem))
     if problems:
         click.echo(f"{len(problems)} problem(s) found", err=True)
         raise SystemExit(2)
-    read = read_kb(ctx.obj["kb"])
-    assert read.kb is not None  # no problems: the KB was built
-    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in read.kb.counts().items())
-    click.echo(f"{read.kb.version_string}: clean ({counts})")
+    knowledge = load_kb(ctx.obj["kb"])
+    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in knowledge.counts().items())
+    line = f"{knowledge.version_string}: clean ({counts})"
+    cache.store(key, line)
+    click.echo(line)
+
+
+def _bundled_cases() -> str:
+    from compensa.kb import BUNDLED_KB
+
+    return str(BUNDLED_KB.parent / "cases")  # engine.evaluate.BUNDLED_CASES, without importing the engine
 
 
 def _library_problems(knowledge, folder: str | None) -> list:
@@ -256,7 +275,8 @@ def _library_problems(knowledge, folder: str | None) -> list:
 def kb_graph_command(ctx, output, root, region, no_muscles):
     """Draw the KB's compensation network (for teaching)."""
     from compensa.kb import load_kb
-    from compensa.visualize import kb_graph, to_dot, write_graph
+    from compensa.visualize.dot import to_dot, write_graph
+    from compensa.visualize.kb_graph import kb_graph
 
     knowledge = load_kb(ctx.obj["kb"])
     from compensa.visualize.dot import check_graph_path

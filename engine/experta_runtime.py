@@ -58,6 +58,8 @@ try:
     from experta.matchers.rete.mixins import ChildNode
     from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode
     from experta.matchers.rete.token import Token
+    from experta.matchers.rete.utils import prepare_rule
+    from experta.fact import InitialFact
     from experta.fieldconstraint import L, ORFC
 except ImportError as exc:  # pragma: no cover - broken installation
     raise ImportError(
@@ -155,7 +157,7 @@ class _AlphaPath:
         self.checks = tuple(rest)
         self.terminal = terminal
 
-    def without(self, fields: tuple[str, ...]) -> "_AlphaPath":
+    def without(self, fields: tuple[str, ...]) -> _AlphaPath:
         """This path with the literal tests on ``fields`` left to the index."""
         kept = {f: v for f, v in self.literals.items() if f not in fields}
         out = object.__new__(_AlphaPath)
@@ -267,6 +269,24 @@ class _AlphaIndex:
         return found + self.untyped if self.untyped else found
 
 
+def _plain_pattern(element) -> bool:
+    return isinstance(element, Fact) and not any(isinstance(v, ORFC) for v in element.values())
+
+
+def _prepared(rule):
+    """``rule`` as experta's ``prepare_rule`` would return it (see :meth:`DispatchReteMatcher.prepare_ruleset`)."""
+    if not rule or not all(_plain_pattern(e) or (isinstance(e, NOT) and len(e) == 1 and _plain_pattern(e[0]))
+                           for e in rule):
+        return prepare_rule(rule)
+    elements = (InitialFact(), *rule) if isinstance(rule[0], NOT) else tuple(rule)
+    # a fresh rule object, as experta's rewrite gives (the class attribute is bound to an engine by
+    # inspect.getmembers); copying its wrapper state spares re-reading the function's signature
+    fresh = rule.__class__(*elements, salience=rule.salience)
+    fresh.__dict__.update(rule.__dict__)
+    fresh._wrapped_self = None
+    return fresh
+
+
 def _downstream_memory(node) -> list:
     """``node`` and every node below it that holds memory (beta, not and conflict-set nodes)."""
     found, seen, todo = [], set(), [node]
@@ -290,6 +310,15 @@ class DispatchReteMatcher(ReteMatcher):
     join, not and conflict-set nodes, unchanged) only where its type and key values lead. The same
     tokens with the same bindings reach the same beta nodes as through experta's alpha nodes.
     """
+
+    @staticmethod
+    def prepare_ruleset(engine):
+        """experta's rule preparation, skipping its DNF rewrite for rules already in that form.
+
+        A rule made only of patterns (and NOT patterns) whose fields hold no ``|`` is in DNF: experta's
+        rewrite would rebuild it unchanged (prepending ``InitialFact`` when it starts with a NOT), at
+        about half the network's build time. Any other rule goes through experta's own rewrite."""
+        return {_prepared(rule) for rule in engine.get_rules()}
 
     def build_network(self) -> None:
         super().build_network()

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 
 from compensa.engine import experta_runtime as rt
-from compensa.engine.rules import Clause, JoinSpec, RuleSpec, compile_joins, compile_rules
+from compensa.engine.rules import Clause, JoinSpec, RuleSpec, compile_joins, compile_rules, reachable
 from compensa.facts import FACT_TYPES
 from compensa.kb.model import KnowledgeBase
 
@@ -54,7 +54,7 @@ def _in_range(value: object, at_least: int, below: int) -> bool:
     return (at_least < 0 or number >= at_least) and (below < 0 or number < below)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _range_test(at_least: int, below: int):
     """One predicate per age range, so experta (and the alpha index) test each range once per fact."""
     return rt.P(lambda value: _in_range(value, at_least, below))
@@ -67,10 +67,14 @@ def _method_name(index: int, rule_id: str) -> str:
 class CompiledKB:
     """A knowledge base compiled into an experta engine class, with a pool of instances."""
 
-    def __init__(self, kb: KnowledgeBase, matcher: type | None = None, max_engines: int = 8):
+    def __init__(self, kb: KnowledgeBase, matcher: type | None = None, max_engines: int = 8,
+                 evidence: list[dict] | None = None):
         """Compile ``kb``; at most ``max_engines`` engines exist at once (more callers wait their turn).
 
         ``matcher`` overrides the Rete matcher class (tests compare against experta's own).
+        ``evidence``: compile only the rules these evidence facts can reach
+        (:func:`~compensa.engine.rules.reachable`), for a process that runs one consultation; the
+        run is the same as on the whole KB's rules, at a fraction of the network's build time.
         """
         self.kb = kb
         self.max_engines = max(1, max_engines)
@@ -78,6 +82,8 @@ class CompiledKB:
         self._create_lock = threading.Lock()
         self.rules: tuple[RuleSpec, ...] = compile_rules(kb)
         self.joins: tuple[JoinSpec, ...] = compile_joins(kb)
+        if evidence is not None:
+            self.rules, self.joins = reachable(self.rules, self.joins, evidence)
         self.classes = rt.fact_classes(t for t in FACT_TYPES.values() if t.name != "Target")
         body = {_method_name(i, spec.id): self._make_rule(spec) for i, spec in enumerate(self.rules)}
         offset = len(self.rules)

@@ -27,6 +27,8 @@ spaCy is imported on first use (it takes a few seconds), so consultations withou
 
 from __future__ import annotations
 
+from typing import Any
+
 import re
 import threading
 from dataclasses import dataclass
@@ -115,8 +117,9 @@ class NoteParser:
         self.vocab = vocab
         self.nlp = spacy.blank("en")
         # a full stop after a capital or a digit ends the word too: "4/5 R.", "T2DM.", "P&N." (spaCy keeps "R.")
-        suffixes = [*self.nlp.Defaults.suffixes, r"(?<=[A-Z0-9&])\.$"]
-        self.nlp.tokenizer.suffix_search = spacy.util.compile_suffix_regex(suffixes).search
+        suffixes = [*(self.nlp.Defaults.suffixes or ()), r"(?<=[A-Z0-9&])\.$"]
+        tokenizer: Any = self.nlp.tokenizer
+        tokenizer.suffix_search = spacy.util.compile_suffix_regex(suffixes).search
         # a semicolon ends a negation's reach too: "denies trauma; reports numbness" (numbness is present)
         self.nlp.add_pipe("sentencizer", config={"punct_chars": [*Sentencizer.default_punct_chars, ";"]})
         self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")

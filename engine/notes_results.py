@@ -158,7 +158,7 @@ def merge_sides(results: list[tuple[str, str | None]]) -> list[tuple[str, str | 
         by_result.setdefault(value, [])
         if side not in by_result[value]:
             by_result[value].append(side)
-    out = []
+    out: list[tuple[str, str | None]] = []
     for value, sides in by_result.items():
         named = [s for s in sides if s]
         if "both" in named or {"left", "right"} <= set(named):

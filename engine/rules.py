@@ -35,7 +35,7 @@ from itertools import combinations
 
 from compensa.kb.model import Criterion, KnowledgeBase, Member, muscle_state_id
 
-__all__ = ["DIAGNOSIS_STRENGTH", "Clause", "Emit", "JoinSpec", "RuleSpec", "compile_joins", "compile_rules"]
+__all__ = ["DIAGNOSIS_STRENGTH", "Clause", "Emit", "JoinSpec", "RuleSpec", "compile_joins", "compile_rules", "reachable"]
 
 #: Belief given to a condition the case says is already diagnosed.
 DIAGNOSIS_STRENGTH = 0.9
@@ -214,3 +214,53 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
         if len(emits) > 1:
             rules.append(RuleSpec(f"plan:{root.id}", 0, "Belief", (("node", root.id),), emits, unless_alarm=True))
     return tuple(rules)
+
+
+def _matches(match: tuple[tuple[str, object], ...], fact: dict) -> bool:
+    return all(fact.get(field) == value for field, value in match)
+
+
+def _clause_met(clause: Clause, facts: list[dict]) -> bool:
+    """Whether some evidence fact can satisfy ``clause`` (the side join aside)."""
+    for fact in facts:
+        if not _matches(clause.match, fact):
+            continue
+        value = fact.get("value")
+        if clause.at_least >= 0 or clause.below >= 0:
+            if isinstance(value, str) and value.isdigit() and (clause.at_least < 0 or int(value) >= clause.at_least) \
+                    and (clause.below < 0 or int(value) < clause.below):
+                return True
+        elif value in clause.values:
+            return True
+    return False
+
+
+def reachable(rules: tuple[RuleSpec, ...], joins: tuple[JoinSpec, ...],
+              evidence: list[dict]) -> tuple[tuple[RuleSpec, ...], tuple[JoinSpec, ...]]:
+    """The rules and joins that can fire on ``evidence``: what the case can reach, in their KB order.
+
+    Working memory only ever holds the evidence and what fired rules declare, and every pattern tests
+    constants, so a forward closure over the specs finds every rule that could match: a join whose
+    every clause some evidence satisfies, then each rule whose constants some reachable fact holds
+    (sides left aside, so it may keep a rule that then does not fire, never drop one that would).
+    Excluded clauses and the "no alarm" guard only stop rules, so they do not narrow the closure.
+    """
+    kept_joins = tuple(j for j in joins if all(_clause_met(c, evidence) for c in j.clauses))
+    by_type: dict[str, list[RuleSpec]] = {}
+    for spec in rules:
+        by_type.setdefault(spec.fact, []).append(spec)
+    todo: list[tuple[str, dict]] = [("Evidence", dict(e)) for e in evidence]
+    todo += [("Criterion", {"id": j.criterion}) for j in kept_joins]
+    seen_facts: set[tuple] = set()
+    kept: set[str] = set()
+    while todo:
+        fact_type, fact = todo.pop()
+        identity = (fact_type, tuple(sorted((k, v) for k, v in fact.items() if k != "side")))
+        if identity in seen_facts:
+            continue
+        seen_facts.add(identity)
+        for spec in by_type.get(fact_type, ()):
+            if spec.id not in kept and _matches(spec.match, fact):
+                kept.add(spec.id)
+                todo += [(e.fact, dict(e.values)) for e in spec.emits if e.declared]
+    return tuple(r for r in rules if r.id in kept), kept_joins

@@ -259,14 +259,23 @@ def read_kb(path: str | os.PathLike | None = None) -> KBRead:
 
 @lru_cache(maxsize=8)
 def _load_cached(path: str) -> KnowledgeBase:
+    from compensa.kb import cache
+
+    # entries hold file names as shown from the working folder (file:line of every entry)
+    key = cache.key_for(f"kb|{os.getcwd()}", [Path(path)])
+    found = cache.fetch(key)
+    if isinstance(found, KnowledgeBase):
+        return found
     read = read_kb(path)
     if read.problems or read.kb is None:
         raise KBError(read.problems or [Problem("the knowledge base could not be built", path)])
+    cache.store(key, read.kb)
     return read.kb
 
 
 def load_kb(path: str | os.PathLike | None = None) -> KnowledgeBase:
-    """Load and validate a knowledge base (the bundled one by default); cached per path.
+    """Load and validate a knowledge base (the bundled one by default); cached per path in the
+    process, and on disk by content (:mod:`compensa.kb.cache`), so only a changed KB is re-read.
 
     Raises :class:`~compensa.errors.KBError` listing every problem when the KB does not lint clean.
     """

@@ -9,7 +9,7 @@ read from, so messages and explanations can point at the file and line.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
 from types import MappingProxyType
 
@@ -360,6 +360,10 @@ def _first(pairs: Iterable[tuple[object, object]]) -> dict:
     return out
 
 
+def _rebuild_kb(values: tuple) -> KnowledgeBase:
+    return KnowledgeBase(**dict(values))
+
+
 def _members(roots: Iterable[Root]) -> Iterable[tuple[str, Root]]:
     for root in roots:
         for state, muscles in (("tight", root.tight), ("weak", root.weak)):
@@ -404,6 +408,11 @@ class KnowledgeBase:
         index["member_of"] = _grouped(_members(self.roots.values()))
         index["exercise"] = _first(((item.muscle, item.action), item) for item in self.interventions.values())
         index["kind"] = {}
+
+    def __reduce__(self):
+        """Pickle as the constructor's arguments (plain dicts; the indexes are rebuilt), for the KB cache."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_index"}
+        return _rebuild_kb, (tuple((k, dict(v) if isinstance(v, Mapping) else v) for k, v in values.items()),)
 
     @property
     def version_string(self) -> str:

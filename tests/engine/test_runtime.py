@@ -146,3 +146,25 @@ def test_every_private_experta_attribute_we_rely_on_exists():
                 missing.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
     assert missing == [], f"experta changed the internals experta_runtime uses: {missing}"
     assert rt.Token._fields == ("tag", "data", "context")  # _AlphaPath builds tokens positionally
+
+
+def test_a_case_scoped_consultant_gives_the_same_reports_as_the_whole_kb():
+    """scope="case" compiles only the rules the case can reach (the command line): same reports."""
+    from compensa.engine import Consultant
+
+    whole, scoped = consultant_for(), Consultant(KB, max_engines=1, scope="case")
+    for case in _library_cases()[::4]:
+        assert scoped.consult(case).to_dict() == whole.consult(case).to_dict(), case
+
+
+def test_reachable_keeps_every_rule_that_fires_and_drops_the_rest():
+    from compensa.engine.rules import compile_joins, reachable
+
+    consultant = consultant_for()
+    rules, joins = compile_rules(KB), compile_joins(KB)
+    for case in _library_cases()[::5]:
+        evidence = consultant.parse(case).facts()
+        fired = set(consultant.compiled.run(evidence).fired)
+        kept_rules, kept_joins = reachable(rules, joins, evidence)
+        kept = {r.id for r in kept_rules} | {j.id for j in kept_joins}
+        assert fired <= kept and len(kept) < len(rules) / 2
