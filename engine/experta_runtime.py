@@ -53,7 +53,7 @@ _handlers_before = list(_root.handlers)
 try:
     from experta import AS, MATCH, NOT, P, Fact, KnowledgeEngine, Rule
     from experta.matchers.rete import ReteMatcher
-    from experta.matchers.rete.abstract import Node
+    from experta.matchers.rete.abstract import Node, TwoInputNode
     from experta.matchers.rete.check import FeatureCheck, TypeCheck
     from experta.matchers.rete.mixins import ChildNode
     from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode
@@ -141,7 +141,7 @@ class _AlphaPath:
     (bindings) as after experta's node-by-node walk.
     """
 
-    __slots__ = ("order", "fact_type", "literals", "checks", "terminal")
+    __slots__ = ("order", "fact_type", "literals", "checks", "terminal", "deliver")
 
     def __init__(self, order: int, checks: list, terminal):
         self.order = order
@@ -156,18 +156,22 @@ class _AlphaPath:
                 rest.append(check)
         self.checks = tuple(rest)
         self.terminal = terminal
+        self.deliver = _entry(terminal)
 
     def without(self, fields: tuple[str, ...]) -> _AlphaPath:
         """This path with the literal tests on ``fields`` left to the index."""
         kept = {f: v for f, v in self.literals.items() if f not in fields}
         out = object.__new__(_AlphaPath)
-        out.order, out.fact_type, out.terminal = self.order, self.fact_type, self.terminal
+        out.order, out.fact_type, out.terminal, out.deliver = self.order, self.fact_type, self.terminal, self.deliver
         out.literals = kept
         out.checks = self.checks
         return out
 
-    def run(self, fact, tag) -> bool:
-        """Send ``fact`` (as a token tagged ``tag``) to the terminal if it passes; whether it did."""
+    def run(self, fact, tag, results: dict) -> bool:
+        """Send ``fact`` (as a token tagged ``tag``) to the terminal if it passes; whether it did.
+
+        ``results`` remembers each check's result on this fact (checks are pure functions of the
+        fact, and many paths share one: an age range, a fact capture)."""
         for field, allowed in self.literals.items():
             try:
                 if fact[field] not in allowed:
@@ -176,13 +180,30 @@ class _AlphaPath:
                 return False
         context: dict = {}
         for check in self.checks:
-            match = check(fact)
+            try:
+                match = results[id(check)]
+            except KeyError:
+                match = results[id(check)] = check(fact)
             if not match:
                 return False
             if isinstance(match, Mapping) and not _merge(context, match):
                 return False
-        self.terminal.callback(tuple.__new__(Token, (tag, {fact}, context)))
+        self.deliver(tuple.__new__(Token, (tag, {fact}, context)))
         return True
+
+
+def _entry(child):
+    """How a path hands its token to the node it ends in.
+
+    experta's ``activate``/``activate_left``/``activate_right`` only copy the token and call the
+    underscored method; a path's token is new and used once, so it goes to that method directly.
+    Anything else (a node type we do not know) is entered the ordinary way."""
+    node, callback = child.node, child.callback
+    for public, private in (("activate", "_activate"), ("activate_left", "_activate_left"),
+                            ("activate_right", "_activate_right")):
+        if callback == getattr(node, public, None) and isinstance(node, (ConflictSetNode, TwoInputNode)):
+            return lambda token, _node=node, _name=private: getattr(_node, _name)(token)
+    return callback
 
 
 def _merge(context: dict, match: Mapping) -> bool:
@@ -338,8 +359,9 @@ class DispatchReteMatcher(ReteMatcher):
     def _route(self, fact, valid: bool) -> None:
         tag = _TAGS[valid]
         used = self._used
+        results: dict = {}
         for path in self._index.paths(fact):
-            if path.run(fact, tag):
+            if path.run(fact, tag, results):
                 used[id(path.terminal.node)] = True
 
     def reset(self) -> None:
