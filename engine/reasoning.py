@@ -65,6 +65,7 @@ class Reasoning:
         for s in self.supports:
             self.by_conclusion.setdefault(s.conclusion, []).append(s)
         self._cf: dict[tuple, float] = {}
+        self._visiting: set[tuple] = set()  # beliefs being computed (a cycle guard)
         self._contributions: dict[tuple, tuple[Contribution, ...]] = {}
         for key in self.by_conclusion:
             self.cf(key)
@@ -75,19 +76,24 @@ class Reasoning:
             return self.kb.node_kind(key[1])
         return key[0].lower()
 
-    def cf(self, key: tuple, _visiting: frozenset = frozenset()) -> float:
+    def cf(self, key: tuple) -> float:
         """Certainty of a fact: 1 for evidence, combined contributions for a belief."""
         if key[0] == "Evidence":
             return 1.0
-        if key in self._cf:
-            return self._cf[key]
-        if key in _visiting:  # a cycle cannot come from a linted KB; count it as no support
+        found = self._cf.get(key)
+        if found is not None:
+            return found
+        if key in self._visiting:  # a cycle cannot come from a linted KB; count it as no support
             return 0.0
-        parts = []
-        for s in self.by_conclusion.get(key, ()):
-            premise_cf = self.cf(s.premise, _visiting | {key})
-            value = contribution(premise_cf, s.strength, self.kind(s.premise), s.premise[0] in _GIVEN)
-            parts.append(Contribution(s, premise_cf, value))
+        self._visiting.add(key)
+        try:
+            parts = []
+            for s in self.by_conclusion.get(key, ()):
+                premise_cf = self.cf(s.premise)
+                value = contribution(premise_cf, s.strength, self.kind(s.premise), s.premise[0] in _GIVEN)
+                parts.append(Contribution(s, premise_cf, value))
+        finally:
+            self._visiting.discard(key)
         if key[0] == "Criterion":  # a conjunction of its members' evidence: EMYCIN's AND is the minimum
             result = round(min((p.value for p in parts), default=0.0), 6)
         else:
@@ -257,35 +263,36 @@ class Reasoning:
         """Evidence influence on a belief as reported (merged like :meth:`reported_cf`)."""
         out: dict[tuple, float] = {}
         for k in self.merged_keys(key):
-            for ev, weight in self.influence.get(k, {}).items():
+            for ev, weight in self.influence(k).items():
                 if abs(weight) > abs(out.get(ev, 0.0)):
                     out[ev] = weight
         return out
 
     # -- justification ---------------------------------------------------------------------
-    @cached_property
-    def influence(self) -> dict[tuple, dict[tuple, float]]:
-        """For every belief: each evidence fact's signed influence along its strongest live path."""
-        memo: dict[tuple, dict[tuple, float]] = {}
+    def influence(self, key: tuple) -> dict[tuple, float]:
+        """Each evidence fact's signed influence on ``key`` along its strongest live path (empty when
+        ``key`` was never concluded). Computed on demand, so beliefs nobody reports cost nothing."""
+        if key not in self.by_conclusion:
+            return {}
+        memo = self.__dict__.setdefault("_influence", {})
+        return self._walk_influence(key, frozenset(), memo)
 
-        def walk(key: tuple, visiting: frozenset) -> dict[tuple, float]:
-            if key in memo:
-                return memo[key]
-            out: dict[tuple, float] = {}
-            if key[0] == "Evidence":
-                out[key] = 1.0
-            elif key not in visiting:
-                for part in self.contributions(key):
-                    if part.value == 0.0:
-                        continue
-                    for ev, weight in walk(part.support.premise, visiting | {key}).items():
-                        candidate = weight * part.support.strength
-                        if abs(candidate) > abs(out.get(ev, 0.0)):
-                            out[ev] = candidate
-            memo[key] = out
-            return out
-
-        return {key: walk(key, frozenset()) for key in self.by_conclusion}
+    def _walk_influence(self, key: tuple, visiting: frozenset, memo: dict) -> dict[tuple, float]:
+        if key in memo:
+            return memo[key]
+        out: dict[tuple, float] = {}
+        if key[0] == "Evidence":
+            out[key] = 1.0
+        elif key not in visiting:
+            for part in self.contributions(key):
+                if part.value == 0.0:
+                    continue
+                for ev, weight in self._walk_influence(part.support.premise, visiting | {key}, memo).items():
+                    candidate = weight * part.support.strength
+                    if abs(candidate) > abs(out.get(ev, 0.0)):
+                        out[ev] = candidate
+        memo[key] = out
+        return out
 
     def best_path(self, key: tuple, accept=lambda premise: True) -> list[tuple]:
         """The strongest chain of live supports from an accepted evidence fact up to ``key``.
