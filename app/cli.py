@@ -390,6 +390,17 @@ def schema(which):
     _emit(json.dumps(json_schema(which), indent=2, ensure_ascii=False))
 
 
+def _register_workflows() -> None:
+    """Commands kept in modules of their own (they import this one for the case options)."""
+    from compensa.app import cli_workflows
+
+    for command in (cli_workflows.whatif, cli_workflows.compare):
+        cli.add_command(command)
+
+
+_register_workflows()
+
+
 def _say_io_failure(exc: OSError) -> None:
     try:
         sys.stderr.write(f"error: could not write the output: {exc.strerror or exc}\n")

@@ -64,6 +64,7 @@ class Context:
     sex: str | None = None
     onset: str | None = None
     duration_weeks: int | None = None
+    date: str | None = None  # when assessed (ISO); read by visit comparison, not by rules
 
     def facts(self) -> list[dict[str, str]]:
         """Evidence facts the criteria read: ``age``/``years`` (value: the number as text) and ``sex``/<sex>."""
@@ -228,7 +229,7 @@ class _Resolver:
         if self.problems:
             raise CaseError(self.problems)
         evidence = tuple(sorted(EvidenceItem(k, i, s, v) for (k, i, s), (v, _) in self.items.items()))
-        context = Context(shape.age, shape.sex, shape.onset, shape.duration_weeks)
+        context = Context(shape.age, shape.sex, shape.onset, shape.duration_weeks, shape.date)
         return Case(evidence, shape.name or "", shape.notes or "", context, tuple(self.unrecognised))
 
 

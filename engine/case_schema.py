@@ -46,7 +46,7 @@ ITEM_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side", "present"), 
                "red_flags": ("id", "present"), "yellow_flags": ("id", "present"), "history": ("id", "present"),
                "diagnoses": ("id", "side")}
 #: The person and the story: scalar fields of a case (read by criteria; onset also as history).
-CONTEXT_FIELDS = ("age", "sex", "onset", "duration_weeks")
+CONTEXT_FIELDS = ("age", "sex", "onset", "duration_weeks", "date")
 #: Every top-level field of a case.
 FIELDS = (*SECTIONS, *CONTEXT_FIELDS, "name", "notes", "strict", "text")
 _SHORTHAND_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side"), "tests": ("id", "result", "side"),
@@ -54,6 +54,19 @@ _SHORTHAND_FIELDS = {"pain": ("site", "side"), "findings": ("id", "side"), "test
 _KIND_WORD = {"pain": "pain site", "findings": "finding", "tests": "test", "red_flags": "red flag",
               "yellow_flags": "yellow flag",
               "history": "history item", "diagnoses": "diagnosis"}
+
+
+def _iso_date(text: str) -> str:
+    """An ISO calendar date (``2026-12-01``), kept as the string given."""
+    import datetime
+
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError("date must be an ISO date, YYYY-MM-DD (e.g. 2026-12-01)") from None
+    if len(text) != 10:
+        raise ValueError("date must be an ISO date, YYYY-MM-DD (e.g. 2026-12-01)")
+    return text
 
 
 def _valid_text(text: str) -> str:
@@ -179,6 +192,9 @@ class CaseInput(BaseModel):
     onset: Optional[Literal["sudden", "gradual"]] = Field(
         None, description="sudden: an injury from one event (a rolled ankle); gradual: built up over months.")
     duration_weeks: Optional[StrictInt] = Field(None, ge=0, le=5200, description="How long it has hurt, in weeks.")
+    date: Optional[Annotated[StrictStr, AfterValidator(_iso_date)]] = Field(
+        None, description="When the person was assessed, an ISO date (YYYY-MM-DD): visits are compared in order.",
+        examples=["2026-12-01"])
     text: Optional[Annotated[StrictStr, Field(max_length=20_000), AfterValidator(_valid_text)]] = Field(
         None, description="A clinical note, parsed into the case (structured fields win, except a red flag the "
                           "note answers yes or unsure).", examples=["R lateral knee pain, Ober +ve R, no numbness"])
@@ -285,6 +301,7 @@ _BY_KIND: dict[str, Any] = {
     "int_type": lambda e, loc: (f"expected a whole number, got {type(e.get('input')).__name__}", ()),
     "greater_than_equal": lambda e, loc: (f"must be at least {e.get('ctx', {}).get('ge')}", ()),
     "less_than_equal": lambda e, loc: (f"must be at most {e.get('ctx', {}).get('le')}", ()),
+    "value_error": lambda e, loc: (str(e.get("msg", "")).removeprefix("Value error, "), ()),
 }
 _CHOICES = {"side": ("side must be left, right or both", SIDES),
             "sex": ("sex must be female or male", ("female", "male")),
