@@ -88,6 +88,10 @@ class _Checker:
             for entry in self.s[section]:
                 label = self._label(section, entry)
                 self.ref(entry, "source", entry["source"], self.sources, "source", label)
+        for entry in self.s["interventions"]:  # the dose and the progression carry sources of their own
+            for field in ("dose_source", "progression_source"):
+                if entry.get(field):
+                    self.ref(entry, field, entry[field], self.sources, "source", self._label("interventions", entry))
 
     def check_regions(self) -> None:
         for section in ("muscles", "pain_sites", "dysfunctions", "assessments"):

@@ -90,7 +90,11 @@ class Muscle:
 
 @dataclass(frozen=True, slots=True)
 class Intervention:
-    """A stretch or strengthening exercise; ``avoid_with`` lists conditions it must not be given with."""
+    """A stretch or strengthening exercise; ``avoid_with`` lists conditions it must not be given with.
+
+    ``dose`` (sets, repetitions or hold, how often) and ``progression`` (how to make it harder, and
+    when to step back) carry their own sources, ``dose_source`` and ``progression_source``.
+    """
 
     id: str
     muscle: str
@@ -102,6 +106,9 @@ class Intervention:
     at: Location
     avoid_with: tuple[str, ...] = ()
     caution: str = ""
+    dose_source: str = ""
+    progression: str = ""
+    progression_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

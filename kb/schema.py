@@ -191,7 +191,10 @@ SECTIONS: dict[str, dict[str, FieldSpec]] = {
                 "opposes": F(_ids, False, ()), "source": F(_id), "codes": F(_codes, False, {})},
     "interventions": {"id": F(_id), "muscle": F(_id), "action": F(_enum("stretch", "strengthen")),
                       "label": F(_text), "how": F(_text), "dose": F(_optional_text, False, ""), "source": F(_id),
-                      "avoid_with": F(_ids, False, ()), "caution": F(_optional_text, False, "")},
+                      "avoid_with": F(_ids, False, ()), "caution": F(_optional_text, False, ""),
+                      # dosage and progression are sourced separately from the exercise itself
+                      "dose_source": F(_id, False, ""), "progression": F(_optional_text, False, ""),
+                      "progression_source": F(_id, False, "")},
     "pain_sites": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()), "region": F(_id),
                    "screen": F(_ids, False, ()), "codes": F(_codes, False, {})},
     "roots": {"id": F(_id), "label": F(_text), "aliases": F(_aliases, False, ()),
