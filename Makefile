@@ -29,10 +29,16 @@ check: install
 lint: install
 	@$(PY) -m compensa kb lint
 
+# bench adds the `bench` extra (clipspy, for the CLIPS anchor) to the locked environment; a later
+# `make install`/`make test` syncs the default set again and removes it (the bench then skips CLIPS).
 bench: install
+	@PATH="$$HOME/.local/bin:$$PATH"; if command -v uv >/dev/null 2>&1; then uv sync --locked --quiet --extra bench; \
+	  else python3 -m uv sync --locked --quiet --extra bench; fi
 	@$(PY) bench/run.py
 
-bench-http: install
+# HTTP load with wrk: `install` plus wrk (installed when root or passwordless sudo allows; else it says how)
+bench-http:
+	@bash scripts/ensure-tools.sh --wrk
 	@$(PY) bench/http_load.py
 
 serve: install

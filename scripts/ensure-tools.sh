@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Install what compensa needs and is missing: uv, the locked Python dependencies, Graphviz's `dot`
-# and (with --browser) Chromium for the browser tests. Safe to run again: it only adds what is absent.
+# Install what compensa needs and is missing: uv, the locked Python dependencies, Graphviz's `dot`,
+# (with --browser) Chromium for the browser tests and (with --wrk) the wrk load generator for
+# `make bench-http`. Safe to run again: it only adds what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_browser=0
+want_wrk=0
 for arg in "$@"; do
   case "$arg" in
     --browser) want_browser=1 ;;
+    --wrk) want_wrk=1 ;;
   esac
 done
 
@@ -56,5 +59,15 @@ fi
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   say "Chromium not found: installing chromium for the browser tests"
   apt_install chromium chromium-driver || say "could not install Chromium; browser tests will be skipped."
+fi
+
+# 5. wrk, the HTTP load generator of `make bench-http` (only with --wrk)
+if [ "$want_wrk" = 1 ] && ! command -v wrk >/dev/null 2>&1; then
+  say "wrk not found: installing the wrk package for the HTTP benchmark"
+  if ! apt_install wrk; then
+    say "could not install wrk (needs root, or sudo without a password, and apt-get)."
+    say "install it with 'sudo apt-get install wrk', then run 'make bench-http' again."
+    exit 1
+  fi
 fi
 exit 0

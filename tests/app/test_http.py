@@ -168,3 +168,54 @@ def test_chunked_body_over_the_limit_is_413(client):
 def test_graph_formats_validate_the_target_too(client):
     response = client.post("/v1/explain?format=svg", json={"pain": ["neck"], "target": "nosuchmuscle"})
     assert response.status_code == 422 and "unknown target" in response.text
+
+
+def test_consult_bytes_are_the_reports_contract_json(client):
+    # serialised once from the typed record: the same bytes json.dumps of to_dict() gives, as JSON
+    response = client.post("/v1/consult", json=KNEE)
+    assert response.headers["content-type"] == "application/json"
+    expected = json.dumps(consult(KNEE).to_dict(), ensure_ascii=False, separators=(",", ":"))
+    assert response.content == expected.encode("utf-8")
+
+
+@pytest.mark.parametrize(("body", "too_deep"), [
+    ('{"history": ' + "[" * 31 + "]" * 31 + "}", False),                # 32 levels: the limit
+    ('{"history": ' + "[" * 32 + "]" * 32 + "}", True),                 # 33
+    ("[" * 50_000, True),                                                # unclosed and deep
+    ('{"name": "' + "[{" * 100 + '", "pain": ["neck"]}', False),         # brackets in a string do not count
+    ('{"name": "\\"' + "[" * 100 + '", "pain": ["neck"]}', False),       # nor after an escaped quote
+])
+def test_json_nesting_is_limited_before_parsing(client, body, too_deep):
+    response = client.post("/v1/consult", content=body.encode(), headers={"content-type": "application/json"})
+    assert ("nested deeper than" in response.text) is too_deep, response.text
+    assert response.status_code == (422 if too_deep or "history" in body else 200)
+
+
+def test_consultations_run_one_at_a_time_per_worker_and_probes_still_answer(monkeypatch):
+    import threading
+    import time
+
+    app = create_app(max_engines=4)
+    inner = app
+    while not hasattr(inner, "state"):
+        inner = inner.app
+    consultant, real = inner.state.consultant, inner.state.consultant.consult
+    running, most, lock = 0, 0, threading.Lock()
+
+    def slow(case, strict=False):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return real(case, strict)
+
+    monkeypatch.setattr(consultant, "consult", slow)
+    with TestClient(app) as client, ThreadPoolExecutor(max_workers=8) as pool:  # one event loop, as a worker
+        replies = [pool.submit(client.post, "/v1/consult" if i % 2 else "/v1/triage", json=KNEE) for i in range(8)]
+        time.sleep(0.1)
+        assert client.get("/healthz").status_code == 200  # not stuck behind the queued consultations
+        assert [r.result().status_code for r in replies] == [200] * 8
+    assert most == 1
