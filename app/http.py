@@ -321,9 +321,27 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
     def page():
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    _add_workflow_routes(app, consultant)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limited = BodyLimit(app, MAX_BODY)
     return RequestId(SecurityHeaders(limited, settings["frame_ancestors"]))
+
+
+def _add_workflow_routes(app: FastAPI, consultant) -> None:
+    """The routes kept in modules of their own: what-if and visits, the interview, handouts and reports,
+    the quiz and the KB browser (with their pages)."""
+    from compensa.app import routes_documents, routes_interview, routes_quiz, routes_workflows
+
+    for routes in (routes_workflows, routes_interview, routes_documents, routes_quiz):
+        routes.add_routes(app, consultant, _json_body)
+
+    @app.get("/quiz", include_in_schema=False)
+    def quiz_page():
+        return FileResponse(STATIC / "quiz.html", media_type="text/html")
+
+    @app.get("/kb", include_in_schema=False)
+    def kb_page():
+        return FileResponse(STATIC / "kb.html", media_type="text/html")
 
 
 def app_factory():
