@@ -35,30 +35,48 @@ def _key(section: str, item: object) -> tuple[str, str, str]:
     raise CaseError(Problem(f"an item of {section} must be a name or a mapping", section))
 
 
+_CONTEXT = ("age", "sex", "onset", "duration_weeks", "date")
+
+
+def _check_part(part: object, name: str) -> dict:
+    """A partial case of ``add``/``remove``: a mapping of known sections (a typo is refused, never ignored)."""
+    if part is None:
+        return {}
+    if not isinstance(part, dict):
+        raise CaseError(Problem(f"{name} must be a partial case (a mapping of sections)", name))
+    unknown = sorted(set(part) - set(SECTIONS) - set(_CONTEXT))
+    if unknown:
+        raise CaseError(Problem(f"{name}: unknown section {unknown[0]!r}", f"{name}.{unknown[0]}", unknown[0],
+                                tuple(SECTIONS)))
+    return part
+
+
+def _without(section: str, items: list, gone: list) -> list:
+    """``items`` minus those ``gone`` names (by id; by id and side when a side is given)."""
+    keys = [_key(section, g) for g in gone]
+
+    def removed(item: object) -> bool:
+        _, id_, side = _key(section, item)
+        return any(id_ == g[1] and (not g[2] or side == g[2]) for g in keys)
+
+    return [i for i in items if not removed(i)]
+
+
 def apply_changes(case: dict, add: dict | None = None, remove: dict | None = None) -> dict:
     """``case`` (canonical contract form) with ``remove``'s items taken away, then ``add``'s put in."""
+    add, remove = _check_part(add, "add"), _check_part(remove, "remove")
     out = {k: (list(v) if k in SECTIONS else v) for k, v in case.items()}
-    for part, name in ((add, "add"), (remove, "remove")):
-        if part is not None and not isinstance(part, dict):
-            raise CaseError(Problem(f"{name} must be a partial case (a mapping of sections)", name))
-        unknown = sorted(set(part or {}) - set(SECTIONS) - {"age", "sex", "onset", "duration_weeks", "date"})
-        if unknown:
-            raise CaseError(Problem(f"{name}: unknown section {unknown[0]!r}", f"{name}.{unknown[0]}",
-                                    unknown[0], tuple(SECTIONS)))
-    for section, items in (remove or {}).items():
-        if section not in SECTIONS:
+    for section, items in remove.items():
+        if section in SECTIONS:
+            out[section] = _without(section, out.get(section, []), items)
+        else:
             out.pop(section, None)
-            continue
-        gone = [_key(section, i) for i in items]
-        out[section] = [i for i in out.get(section, []) if not any(
-            _key(section, i)[1] == g[1] and (not g[2] or _key(section, i)[2] == g[2]) for g in gone)]
-    for section, items in (add or {}).items():
-        if section not in SECTIONS:
+    for section, items in add.items():
+        if section in SECTIONS:
+            new = {_key(section, i) for i in items}
+            out[section] = [i for i in out.get(section, []) if _key(section, i) not in new] + list(items)
+        else:
             out[section] = items
-            continue
-        new = {_key(section, i) for i in items}
-        kept = [i for i in out.get(section, []) if _key(section, i) not in new]
-        out[section] = kept + list(items)
     return {k: v for k, v in out.items() if v != []}
 
 
@@ -100,9 +118,21 @@ def _evidence_words(root: dict) -> dict[tuple, str]:
     return out
 
 
+def _root_why(key: tuple, a: dict | None, b: dict | None, halted: bool) -> str:
+    """Why one root moved, in the explanation's words: the evidence that now supports or refutes it."""
+    was, now = (a or {}).get("confidence", 0.0), (b or {}).get("confidence", 0.0)
+    words_a, words_b = _evidence_words(a or {}), _evidence_words(b or {})
+    reasons = [words_b[k] for k in words_b if k not in words_a] + [
+        f"no longer: {words_a[k]}" for k in words_a if k not in words_b]
+    if halted:
+        reasons = ["the consultation stopped at an emergency red flag (red flags come first), so no root is ranked"]
+    label = (b or a or {}).get("label", key[0]) + (f" ({key[1]})" if key[1] else "")
+    trend = "rises" if now > was else "falls"
+    return f"{label} {trend} from {was:.2f} to {now:.2f}" + (": " + "; ".join(reasons) if reasons else "")
+
+
 def _root_changes(before: dict, after: dict) -> list[dict]:
-    """Each root whose confidence moved by at least 0.01, entered or left the ranking, with the evidence
-    that now supports or refutes it (or no longer does)."""
+    """Each root whose confidence moved by at least 0.01, entered or left the ranking, with why."""
     halted = after["engine"]["halted"] and not before["engine"]["halted"]
     old = {_root_key(r): r for r in before["root_causes"]}
     new = {_root_key(r): r for r in after["root_causes"]}
@@ -112,15 +142,8 @@ def _root_changes(before: dict, after: dict) -> list[dict]:
         was, now = (a or {}).get("confidence", 0.0), (b or {}).get("confidence", 0.0)
         if abs(now - was) < 0.01 and (a is None) == (b is None):
             continue
-        words_a, words_b = _evidence_words(a or {}), _evidence_words(b or {})
-        reasons = [words_b[k] for k in words_b if k not in words_a] + [
-            f"no longer: {words_a[k]}" for k in words_a if k not in words_b]
-        if halted:
-            reasons = ["the consultation stopped at an emergency red flag (red flags come first), so no root is ranked"]
-        label = (b or a or {}).get("label", key[0]) + (f" ({key[1]})" if key[1] else "")
-        trend = "rises" if now > was else "falls"
-        why = f"{label} {trend} from {was:.2f} to {now:.2f}" + (": " + "; ".join(reasons) if reasons else "")
-        out.append({"kind": "root", "id": key[0], "side": key[1], "before": was, "after": now, "why": why})
+        out.append({"kind": "root", "id": key[0], "side": key[1], "before": was, "after": now,
+                    "why": _root_why(key, a, b, halted)})
     return out
 
 
