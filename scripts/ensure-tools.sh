@@ -56,8 +56,10 @@ if ! command -v dot >/dev/null 2>&1; then
 fi
 
 # 3b. the libraries WeasyPrint draws PDFs with (handouts and clinician reports; HTML works without them)
-if ! ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || ! ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so.0' \
-    || ! fc-list 2>/dev/null | grep -q .; then
+# (read into variables first: `grep -q` closing a pipe early would fail the pipeline under pipefail)
+libraries=$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true)
+fonts=$(fc-list 2>/dev/null || true)
+if [[ $libraries != *libpangoft2-1.0.so.0* || $libraries != *libharfbuzz-subset.so.0* || -z $fonts ]]; then
   say "Pango, HarfBuzz or fonts not found: installing them for PDF handouts and reports"
   apt_install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig fonts-dejavu-core \
     || say "could not install them (needs root and apt-get); handouts and reports can still be written as HTML."
