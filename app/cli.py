@@ -226,7 +226,8 @@ def kb_lint(ctx, cases, no_cache):
 
     A clean result is remembered for these exact files and this exact code (compensa.kb.cache), so
     linting an unchanged KB again is instant; any edit is checked in full."""
-    from compensa.kb import BUNDLED_KB, cache, lint_kb, load_kb
+    from compensa.kb import cache
+    from compensa.kb.paths import BUNDLED_KB
 
     library = cases or (None if ctx.obj["kb"] else _bundled_cases())
     folders = [Path(ctx.obj["kb"]) if ctx.obj["kb"] else BUNDLED_KB] + ([Path(library)] if library else [])
@@ -235,6 +236,8 @@ def kb_lint(ctx, cases, no_cache):
     if isinstance(clean, str):
         click.echo(clean)
         return
+    from compensa.kb import lint_kb, load_kb
+
     problems = lint_kb(ctx.obj["kb"])
     if not problems and library:
         problems = _library_problems(load_kb(ctx.obj["kb"]), library)
@@ -251,9 +254,9 @@ def kb_lint(ctx, cases, no_cache):
 
 
 def _bundled_cases() -> str:
-    from compensa.kb import BUNDLED_KB
+    from compensa.kb.paths import BUNDLED_CASES
 
-    return str(BUNDLED_KB.parent / "cases")  # engine.evaluate.BUNDLED_CASES, without importing the engine
+    return str(BUNDLED_CASES)
 
 
 def _library_problems(knowledge, folder: str | None) -> list:

@@ -30,14 +30,12 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compensa.errors import CaseError, Problem, closest
-from compensa.kb.loader import BUNDLED_KB
+from compensa.kb.paths import BUNDLED_CASES  # re-exported: the case library shipped with compensa
 from compensa.engine.plan import evidence_words
 from compensa.engine.reasoning import belief_key
 
 __all__ = ["BUNDLED_CASES", "CaseExpectation", "LibraryCase", "Scores", "check_library", "evaluate", "read_library"]
 
-#: The case library shipped with compensa (package data of compensa.kb).
-BUNDLED_CASES = BUNDLED_KB.parent / "cases"
 _ALARM = ("emergency", "urgent")
 _DEFAULT_THRESHOLDS = {"red_flag_recall": 1.0, "harmful_targets": 0, "top3": 0.9, "triage_accuracy": 0.95}
 

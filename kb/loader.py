@@ -18,13 +18,12 @@ from compensa.kb.model import (
     Assessment, Condition, Criterion, Member, Dysfunction, Effect, HistoryItem, Intervention, KnowledgeBase, Link,
     Muscle, PainSite, RedFlag, Root, SiteLink, Source, YellowFlag, muscle_state_id,
 )
+from compensa.kb.paths import BUNDLED_KB  # re-exported: the folder of the bundled KB
 from compensa.kb.schema import SECTIONS, check_entry
 from compensa.kb.yamlsource import MAX_KB_FILE_BYTES, Location, MarkedDict, MarkedList, read_bounded_text, read_yaml
 
 __all__ = ["BUNDLED_KB", "KBRead", "load_kb", "read_kb"]
 
-#: The folder of the knowledge base shipped with compensa.
-BUNDLED_KB = Path(__file__).resolve().parent / "data"
 
 _LIST_SECTIONS = tuple(s for s in SECTIONS if s not in ("kb", "site", "effect", "member"))
 _NODE_SECTIONS = ("muscles", "pain_sites", "roots", "dysfunctions", "conditions")
