@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from pathlib import Path
 
 import click
 
 from compensa.errors import CaseError, OutputError, Problem, UsageError
+from compensa.files import atomic_write
 
 __all__ = ["handout_command", "report_command", "write_document"]
 
@@ -39,20 +39,6 @@ def check_output_path(output: str) -> Path:
     return path
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".compensa-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_document(path: Path, html: str) -> None:
     """Write ``html`` to ``path`` as PDF (``.pdf``) or HTML, atomically; name errors exit 2, I/O errors 1."""
     if path.suffix.lower() == ".pdf":
@@ -62,7 +48,7 @@ def write_document(path: Path, html: str) -> None:
     else:
         data = html.encode("utf-8")
     try:
-        _atomic_write(path, data)
+        atomic_write(path, data)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if exc.errno in _BAD_NAME:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
 
 from compensa.errors import CompensaError, OutputError, UsageError
+from compensa.files import atomic_write
 
 __all__ = ["interview", "apply_answer", "parse_answer_line", "save_case"]
 
@@ -113,15 +112,8 @@ def save_case(case: dict, path: Path) -> None:
 
         data = yaml.safe_dump(case, sort_keys=False, allow_unicode=True)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".compensa-", suffix=".tmp", dir=path.parent)
+        atomic_write(path, data.encode("utf-8"))
     except OSError as exc:
-        raise _write_error(path, exc) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise _write_error(path, exc) from exc
 
 

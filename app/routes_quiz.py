@@ -16,13 +16,13 @@ Wired into the service by ``create_app`` with ``add_routes(app, consultant, _jso
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
 from typing import Literal
 
 import networkx as nx
 from fastapi import Depends, FastAPI, HTTPException, Query, Response
 
 from compensa.errors import CaseError, Problem, UsageError, closest
+from compensa.kb.show import plain
 
 __all__ = ["add_routes", "entry_view", "quiz_request"]
 
@@ -63,16 +63,6 @@ def quiz_request(body: object) -> dict:
 
 
 # -- the KB browser ---------------------------------------------------------------------------------
-def _plain(value):
-    if is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.name != "at"}
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def _mentions(criterion, entry_id: str) -> bool:
     return any(m.id == entry_id for m in criterion.required + criterion.members + criterion.excluded)
 
@@ -88,7 +78,7 @@ def _extra_entries(kb, entry_id: str) -> list[dict]:
     for kind, table in (("criterion", kb.criteria), ("yellow_flag", kb.yellow_flags)):
         if entry_id in table:
             record = table[entry_id]
-            out.append({"entry_type": kind, "at": str(getattr(record, "at", "")), **_plain(record)})
+            out.append({"entry_type": kind, "at": str(getattr(record, "at", "")), **plain(record)})
     return out
 
 

@@ -15,7 +15,7 @@ import yaml
 from compensa.errors import Problem, UsageError, closest
 from compensa.kb.model import KnowledgeBase, muscle_state_id
 
-__all__ = ["describe", "entry_kinds", "show", "summary", "to_yaml"]
+__all__ = ["describe", "entry_kinds", "plain", "show", "summary", "to_yaml"]
 
 #: Every table ``kb show`` looks in, as (entry kind, KnowledgeBase attribute).
 _TABLES = (("root", "roots"), ("dysfunction", "dysfunctions"), ("condition", "conditions"), ("muscle", "muscles"),
@@ -26,13 +26,14 @@ _TABLES = (("root", "roots"), ("dysfunction", "dysfunctions"), ("condition", "co
 _CITING = ("roots", "dysfunctions", "conditions", "assessments", "muscles", "red_flags", "history")
 
 
-def _plain(value):
+def plain(value):
+    """A KB record as JSON-ready data (dataclasses, tuples and mappings unpacked; source locations left out)."""
     if is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.name != "at"}
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value) if f.name != "at"}
     if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if hasattr(value, "items"):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
@@ -111,7 +112,7 @@ def describe(kb: KnowledgeBase, entry_id: str) -> list[dict]:
         raise _unknown(kb, entry_id)
     out = []
     for kind, record in found:
-        data = {"entry_type": kind, "at": str(record.at), **_plain(record)}
+        data = {"entry_type": kind, "at": str(record.at), **plain(record)}
         describer = _DESCRIBERS.get(kind)
         if describer is not None:
             data.update(describer(kb, entry_id))

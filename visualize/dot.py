@@ -18,6 +18,7 @@ import graphviz
 import networkx as nx
 
 from compensa.errors import OutputError, UsageError
+from compensa.files import atomic_write
 
 __all__ = ["FORMATS", "check_graph_path", "dot_available", "to_dot", "write_graph"]
 
@@ -146,17 +147,7 @@ def dot_available() -> bool:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".compensa-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
 
 
 #: Errors that say the *name* given is unusable (bad input, exit 2); any other write error is I/O (exit 1).

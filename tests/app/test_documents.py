@@ -86,7 +86,7 @@ def test_disk_full_exits_1(tmp_path, monkeypatch, capsys):
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cli_documents, "_atomic_write", full)
+    monkeypatch.setattr(cli_documents, "atomic_write", full)
     assert _cli()(["handout", str(DEMO), "-o", str(tmp_path / "plan.html")]) == 1
     assert "No space left on device" in capsys.readouterr().err
     assert not (tmp_path / "plan.html").exists()

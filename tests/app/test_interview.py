@@ -85,7 +85,7 @@ def test_a_failed_write_exits_1_and_leaves_no_temporary_file(tmp_path, case_file
     def full(*_args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(cli_interview.os, "replace", full)
+    monkeypatch.setattr(os, "replace", full)
     out = tmp_path / "answered.yaml"
     result = CliRunner().invoke(interview, ["--case", str(case_file), "--save", str(out)], input="q\n")
     assert result.exit_code == 1 and "could not be written" in result.output
