@@ -19,10 +19,16 @@ _MEDIA = {"pdf": "application/pdf", "html": "text/html; charset=utf-8"}
 _FORMAT = Query("pdf", description="pdf (WeasyPrint) or html (a self-contained page)")
 
 
+#: Where the documents' stylesheet is served: the page's CSP allows no inline style.
+STYLESHEET = "/v1/documents.css"
+
+
 def _document(html: str, fmt: str, name: str) -> Response:
     """The document in the format asked for; 503 when PDF output is not installed."""
     if fmt == "html":
-        return Response(html, media_type=_MEDIA["html"])
+        from compensa.visualize.documents import with_linked_stylesheet
+
+        return Response(with_linked_stylesheet(html, STYLESHEET), media_type=_MEDIA["html"])
     from compensa.visualize.documents import PDFUnavailable, to_pdf
 
     try:
@@ -37,6 +43,12 @@ _RESPONSES = {200: {"content": {"application/pdf": {}, "text/html": {}}}, 503: {
 
 def add_routes(app, consultant, json_body) -> None:
     """Register ``POST /v1/handout`` and ``POST /v1/clinician-report`` on ``app`` (a FastAPI app)."""
+
+    @app.get(STYLESHEET, include_in_schema=False)
+    def documents_css() -> Response:
+        from compensa.visualize.documents import stylesheet
+
+        return Response(stylesheet(), media_type="text/css; charset=utf-8")
 
     @app.post("/v1/handout", response_model=None, responses=_RESPONSES,
               summary="The person's home programme (exercises, dosage, why, safety net, body picture)")

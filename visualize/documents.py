@@ -62,8 +62,19 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> _Html:
     return _el("table", _join([header, *(_el("tr", _join(_el("td", c) for c in row)) for row in rows)]))
 
 
+def stylesheet() -> str:
+    """The documents' CSS (inlined in files, so a handout is one self-contained file)."""
+    return (resources.files("compensa.visualize") / "templates" / "documents.css").read_text(encoding="utf-8")
+
+
+def with_linked_stylesheet(html: str, href: str) -> str:
+    """``html`` with its inline stylesheet replaced by a link to ``href``: a page served under a CSP
+    without inline styles (``style-src 'self'``) keeps its look."""
+    return html.replace(f"<style>{stylesheet()}</style>", f'<link rel="stylesheet" href="{_text(href)}">', 1)
+
+
 def _page(template: str, *, title: str, heading: str, meta: str, body: _Html, report) -> str:
-    css = (resources.files("compensa.visualize") / "templates" / "documents.css").read_text(encoding="utf-8")
+    css = stylesheet()
     page = (resources.files("compensa.visualize") / "templates" / template).read_text(encoding="utf-8")
     return Template(page).substitute(title=_text(title), css=css, heading=_text(heading), meta=_text(meta), body=body,
                                      disclaimer=_text(report.data.disclaimer), kb_version=_text(report.data.kb_version))

@@ -148,3 +148,16 @@ def test_http_escapes_the_case_name(client):
     response = client.post("/v1/clinician-report?format=html", json=case)
     assert response.status_code == 200
     assert "<script>" not in response.text and "&lt;script&gt;" in response.text
+
+
+def test_html_over_http_links_its_stylesheet_so_the_csp_keeps_its_look():
+    from compensa.app.http import create_app
+
+    client = TestClient(create_app())
+    page = client.post("/v1/handout?format=html", json={"pain": ["lateral_knee:right"],
+                                                        "tests": ["trendelenburg:positive:right"]})
+    assert page.status_code == 200 and "<style>" not in page.text
+    assert '<link rel="stylesheet" href="/v1/documents.css">' in page.text
+    assert "style-src 'self'" in page.headers["content-security-policy"]
+    css = client.get("/v1/documents.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css") and "{" in css.text
