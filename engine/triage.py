@@ -80,7 +80,7 @@ def _clear_advice(kb: KnowledgeBase, case: Case, screened: str, not_asked: list[
     advice = opening + rest
     if not_asked:
         shown = ", ".join(in_sentence(kb.red_flags[f].label) for f in not_asked[:_SHOWN])
-        more = f" and {len(not_asked) - _SHOWN} more (triage.not_screened)" if len(not_asked) > _SHOWN else ""
+        more = f" and {len(not_asked) - _SHOWN} more (all are listed with the screening questions)" if len(not_asked) > _SHOWN else ""
         advice += f" Not yet asked, and worth asking for this pain: {shown}{more}."
     return advice.strip()
 
