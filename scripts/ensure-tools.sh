@@ -71,6 +71,19 @@ if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium chromium-driver || say "could not install Chromium; browser tests will be skipped."
 fi
 
+# 4b. axe-core, the accessibility checker the browser tests run in the page (only with --browser)
+AXE_VERSION=4.14.1
+if [ "$want_browser" = 1 ] && [ ! -f .tools/node_modules/axe-core/axe.min.js ]; then
+  if command -v npm >/dev/null 2>&1; then
+    say "installing axe-core $AXE_VERSION (npm) for the accessibility checks of the browser tests"
+    mkdir -p .tools
+    npm install --silent --no-audit --no-fund --prefix .tools "axe-core@$AXE_VERSION" >/dev/null 2>&1 \
+      || say "could not install axe-core; the accessibility checks will be skipped."
+  else
+    say "npm not found: the accessibility checks of the browser tests will be skipped (install Node.js and npm)."
+  fi
+fi
+
 # 5. wrk, the HTTP load generator of `make bench-http` (only with --wrk)
 if [ "$want_wrk" = 1 ] && ! command -v wrk >/dev/null 2>&1; then
   say "wrk not found: installing the wrk package for the HTTP benchmark"

@@ -220,3 +220,34 @@ def test_a_clinical_note_is_read_and_what_it_could_not_read_is_shown_first(serve
     assert "Enjoys knitting" in page.inner_text("#unrecognised")
     assert page.get_attribute("#triage", "data-level") == "emergency"  # the note's red flag counts
     page.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _axe_violations(page) -> list:
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate("""async () => (await axe.run()).violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))""")
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (make test installs it with npm)")
+@pytest.mark.parametrize("path", ["/", "/quiz", "/kb"])
+def test_axe_finds_no_serious_or_critical_violation(server, browser, path):
+    """axe-core in the page (CSP bypassed only to inject the checker): no serious or critical violation,
+    on the page as it opens and, for the consultation page, with a result shown."""
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 1800})
+    page = context.new_page()
+    page.goto(server + path)
+    page.wait_for_load_state("networkidle")
+    assert _axe_violations(page) == []
+    if path == "/":
+        page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
+        page.select_option("[data-testid=flag-saddle_anaesthesia]", "no")
+        page.click("[data-testid=zone-front-lateral_knee-right]")
+        page.select_option("[data-testid=test-ober_test]", "positive")
+        page.click("#submit")
+        page.wait_for_selector("#triage[data-level]")
+        assert _axe_violations(page) == []
+    context.close()
