@@ -247,7 +247,13 @@ function showTargets(report, caseData) {
     const row = el("tr", { "data-testid": `target-${t.muscle}`, "data-painful": String(t.painful), "data-tentative": String(Boolean(t.tentative)), title: t.because },
       el("td", { text: t.label }), el("td", { class: t.action, text: t.action }), el("td", { text: t.side || "both" }), where,
       exerciseCell(t), notesCell(t));
+    // keyboard too: each row is a button (named by its own text) that explains why this muscle is a target
+    row.setAttribute("tabindex", "0");
+    row.setAttribute("role", "button");
     row.addEventListener("click", () => explainTarget(caseData, t.muscle));
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); explainTarget(caseData, t.muscle); }
+    });
     body.append(row);
   }
 }

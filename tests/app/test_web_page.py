@@ -251,3 +251,20 @@ def test_axe_finds_no_serious_or_critical_violation(server, browser, path):
         page.wait_for_selector("#triage[data-level]")
         assert _axe_violations(page) == []
     context.close()
+
+
+def test_a_target_row_is_explained_from_the_keyboard(server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1800})
+    page.goto(server + "/")
+    page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
+    page.click("[data-testid=zone-front-lateral_knee-right]")
+    page.select_option("[data-testid=test-trendelenburg]", "positive")
+    page.select_option("select[name='test-side:trendelenburg']", "right")
+    page.click("#submit")
+    row = page.locator("[data-testid=target-gluteus_medius]")
+    row.wait_for()
+    assert row.get_attribute("tabindex") == "0" and row.get_attribute("role") == "button"
+    row.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('#why').textContent.includes('WHY GLUTEUS MEDIUS')")
+    page.close()
