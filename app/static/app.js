@@ -49,17 +49,7 @@ const BACK = [
 ];
 
 const SVGNS = "http://www.w3.org/2000/svg";
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") node.className = v; else if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
+// $ and el come from dom.js
 
 function siteLabel(id) {
   const site = state.vocab.pain.find((s) => s.id === id);

@@ -4,17 +4,7 @@
 "use strict";
 
 const kbState = { names: [] };   // [{id, label, kind, aliases}]
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") node.className = v; else if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
+// $ and el come from dom.js
 
 const words = (id) => String(id).replace(/_/g, " ");
 function say(text) { $("status").textContent = text; }

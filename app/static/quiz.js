@@ -4,17 +4,7 @@
 "use strict";
 
 const quiz = { vocab: null, caseId: null, asked: [], answered: false, points: 0, max: 0, cases: 0, view: null };
-const $ = (id) => document.getElementById(id);
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (k === "class") node.className = v; else if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v); else node.setAttribute(k, v);
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
+// $ and el come from dom.js
 
 function problems(data) {
   const detail = Array.isArray(data.detail) ? data.detail : [{ msg: String(data.detail) }];

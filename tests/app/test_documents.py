@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from compensa.app import cli as cli_module
 from compensa.app import cli_documents, http
 from compensa.app.cli_documents import handout_command, report_command
-from compensa.app.routes_documents import add_routes
 
 SAMPLES = Path(__file__).resolve().parents[2] / "app" / "samples"
 DEMO = SAMPLES / "demo.yaml"
@@ -96,13 +95,7 @@ def test_disk_full_exits_1(tmp_path, monkeypatch, capsys):
 
 @pytest.fixture(scope="module")
 def client():
-    service = http.create_app()
-    inner = service
-    while not hasattr(inner, "state"):  # through the ASGI middleware to the FastAPI app
-        inner = inner.app
-    if "/v1/handout" not in {getattr(route, "path", "") for route in inner.routes}:
-        add_routes(inner, inner.state.consultant, http._json_body)
-    return TestClient(service)
+    return TestClient(http.create_app())
 
 
 def _demo_case() -> dict:

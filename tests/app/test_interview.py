@@ -9,7 +9,6 @@ import os
 import pytest
 import yaml
 from click.testing import CliRunner
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from compensa.app import cli_interview
@@ -105,16 +104,9 @@ def test_parse_answer_line():
 
 @pytest.fixture(scope="module")
 def client():
-    from compensa.app import routes_interview
-    from compensa.app.http import _json_body, create_app
+    from compensa.app.http import create_app
 
-    served = create_app(max_engines=2)
-    app = served
-    while not isinstance(app, FastAPI):  # the service wraps the FastAPI app in its middleware
-        app = app.app
-    if not any(getattr(route, "path", None) == "/v1/interview" for route in app.routes):
-        routes_interview.add_routes(app, app.state.consultant, _json_body)
-    return TestClient(served, raise_server_exceptions=False)
+    return TestClient(create_app(max_engines=2), raise_server_exceptions=False)
 
 
 def test_http_interview_red_flag_first_then_assessment(client):

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from compensa.app import cli_quiz
@@ -108,16 +107,9 @@ def test_terminal_session_with_questionary(monkeypatch):
 
 @pytest.fixture(scope="module")
 def client():
-    from compensa.app import routes_quiz
-    from compensa.app.http import _json_body, create_app
+    from compensa.app.http import create_app
 
-    served = create_app(max_engines=2)
-    app = served
-    while not isinstance(app, FastAPI):  # the service wraps the FastAPI app in its middleware
-        app = app.app
-    if not any(getattr(route, "path", None) == "/v1/quiz" for route in app.routes):
-        routes_quiz.add_routes(app, app.state.consultant, _json_body)
-    return TestClient(served, raise_server_exceptions=False)
+    return TestClient(create_app(max_engines=2), raise_server_exceptions=False)
 
 
 def test_http_quiz_view_ask_and_answer(client):

@@ -2,72 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
+from tests.app.browser import ARTIFACTS, CHROMIUM, chromium, live_server
 ITBS = "lq_itbs_runner_weak_abductors"
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test installs it as root)")
 
 
-def _served_app():
-    """The service with the quiz routes and pages (added here when ``create_app`` does not have them yet)."""
-    from fastapi import FastAPI
-    from fastapi.responses import FileResponse
-
-    from compensa.app import routes_quiz
-    from compensa.app.http import STATIC, _json_body, create_app
-
-    served = create_app(max_engines=2)
-    app = served
-    while not isinstance(app, FastAPI):
-        app = app.app
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/v1/quiz" not in paths:
-        routes_quiz.add_routes(app, app.state.consultant, _json_body)
-    for path, page in (("/quiz", "quiz.html"), ("/kb", "kb.html")):
-        if path not in paths:
-            app.add_api_route(path, lambda page=page: FileResponse(STATIC / page, media_type="text/html"),
-                              include_in_schema=False)
-    return served
-
-
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    instance = uvicorn.Server(uvicorn.Config(_served_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert instance.started, "server did not start"
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    yield from live_server()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 def _page(browser):
