@@ -65,8 +65,10 @@ def test_every_red_flag_comes_before_any_assessment(consultant):
     assert next_question(consultant, done)["question"]["kind"] in ("test", "finding", "history")
 
 
-def test_a_present_red_flag_stops_the_interview(consultant):
-    result = next_question(consultant, {"pain": ["lower_back"], "red_flags": ["saddle_anaesthesia"]})
+@pytest.mark.parametrize("answer", [True, "unsure"])
+def test_a_present_or_unsure_red_flag_stops_the_interview(consultant, answer):
+    result = next_question(consultant, {"pain": ["lower_back"],
+                                        "red_flags": [{"id": "saddle_anaesthesia", "present": answer}]})
     assert result["should_stop"] and result["question"] is None and result["triage"] == "emergency"
     assert "medical care" in result["rationale"]
 
