@@ -330,9 +330,9 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
 def _add_workflow_routes(app: FastAPI, consultant) -> None:
     """The routes kept in modules of their own: what-if and visits, the interview, handouts and reports,
     the quiz and the KB browser (with their pages)."""
-    from compensa.app import routes_documents, routes_interview, routes_quiz, routes_workflows
+    from compensa.app import routes_body, routes_documents, routes_interview, routes_quiz, routes_workflows
 
-    for routes in (routes_workflows, routes_interview, routes_documents, routes_quiz):
+    for routes in (routes_workflows, routes_interview, routes_documents, routes_quiz, routes_body):
         routes.add_routes(app, consultant, _json_body)
 
     @app.get("/quiz", include_in_schema=False)

@@ -1,10 +1,11 @@
-"""A body picture for the patient handout: a front and a back figure (SVG, drawn here) marking where it
-hurts (red), what to stretch (green) and what to strengthen (blue).
+"""A body picture for the patient handout: the body atlas's front and back figures side by side,
+marking where it hurts (the pain site's zone, red), what to stretch (green) and what to strengthen
+(blue), with thin dashed lines from a target to the pain it leads to.
 
-Marks are placed by the KB's region ids (``head`` ... ``foot``) with the side of the body; a few ids
-that sit at the back of a region (``posterior_thigh``, ``hamstrings``, ...) are drawn on the back
-figure. Left and right are the person's: on the front figure the person's right is on the viewer's
-left, on the back figure it is on the viewer's right, and both figures say so with R and L.
+The figures, zones and anchors come from :mod:`compensa.visualize.body_atlas`, the same geometry the
+web page's body map draws, so the handout and the page agree. Left and right are the person's: on the
+front figure the person's right is on the viewer's left, on the back figure it is on the viewer's
+right, and both figures say so with R and L.
 """
 
 from __future__ import annotations
@@ -12,34 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["COLOURS", "Mark", "body_marks", "body_svg"]
+from compensa.visualize.body_atlas import MIDLINE, VIEW_HEIGHT, VIEW_WIDTH, shift_path, zone_geometry
+
+__all__ = ["COLOURS", "Mark", "body_chains", "body_marks", "body_svg"]
 
 #: kind -> (fill colour, words in the legend)
 COLOURS = {"pain": ("#d62828", "where it hurts"), "stretch": ("#2a9d8f", "stretch"),
            "strengthen": ("#1d4ed8", "strengthen")}
+_CHAIN_COLOUR = "#6c757d"
+#: where each view is drawn in the picture (x offset) and its midline there
+_OFFSET = {"front": 0.0, "back": float(VIEW_WIDTH + 20)}
+_FRONT_X = MIDLINE + _OFFSET["front"]
+_BACK_X = MIDLINE + _OFFSET["back"]
+_WIDTH = 2 * VIEW_WIDTH + 20
+_FONT = 'font-family="DejaVu Sans, Helvetica, sans-serif"'
 
-#: region id -> (distance from the midline, height, half-width, half-height) on a 120 x 340 figure
-_REGIONS: dict[str, tuple[float, float, float, float]] = {
-    "head": (0, 26, 14, 16), "jaw": (8, 40, 6, 5), "neck": (6, 56, 6, 7), "shoulder": (34, 72, 9, 8),
-    "chest": (15, 92, 11, 10), "upper_back": (14, 92, 11, 12), "arm": (44, 108, 6, 14),
-    "elbow": (47, 134, 6, 6), "wrist_hand": (52, 170, 6, 9), "abdomen": (9, 126, 9, 11),
-    "lower_back": (10, 136, 9, 10), "pelvis": (14, 162, 11, 10), "hip": (24, 164, 7, 9),
-    "thigh": (14, 204, 9, 18), "knee": (14, 244, 8, 8), "lower_leg": (13, 280, 7, 16),
-    "ankle": (13, 310, 6, 5), "foot": (15, 324, 8, 5),
-}
-#: Regions drawn only on the back figure (everything else defaults to the front).
-_BACK_REGIONS = frozenset({"upper_back", "lower_back", "pelvis"})
-#: Ids in a front region that sit at the back of the body (pain sites and muscles).
-_BACK_IDS = frozenset({
-    "posterior_thigh", "posterior_knee", "calf", "heel", "achilles", "hamstrings", "gastrocnemius_soleus",
-    "gluteus_medius", "upper_trapezius", "levator_scapulae", "suboccipitals", "infraspinatus",
-})
-#: Ids in a back region that sit at the front (the groin side of the pelvis).
-_FRONT_IDS = frozenset({"iliopsoas", "groin"})
-#: Ids on the inner side of their region (drawn nearer the midline).
-_INNER_IDS = frozenset({"hip_adductors", "vastus_medialis", "groin", "tibialis_posterior"})
-_FIGURE_WIDTH = 120
-_FRONT_X, _BACK_X = 80, 240
+#: (muscle id, side, pain site id, pain side): one line from a target to the pain it leads to
+Chain = tuple[str, "str | None", str, "str | None"]
 
 
 @dataclass(frozen=True)
@@ -54,12 +44,14 @@ class Mark:
 
     @property
     def view(self) -> str:
-        """front or back: the figure this mark is drawn on."""
-        if self.item in _FRONT_IDS:
-            return "front"
-        if self.item in _BACK_IDS or self.region in _BACK_REGIONS:
-            return "back"
-        return "front"
+        """front or back: the (first) figure this mark is drawn on."""
+        views = [a["view"] for a in _anchors(self)]
+        return views[0] if views else "front"
+
+
+def _anchors(mark: Mark) -> list[dict]:
+    table = zone_geometry()["anchors"]["pain" if mark.kind == "pain" else "muscle"]
+    return table.get(mark.item, [])
 
 
 def _sides(side: object) -> list[str | None]:
@@ -84,77 +76,141 @@ def body_marks(report) -> list[Mark]:
     return list(dict.fromkeys(marks))
 
 
-def _centres(mark: Mark) -> list[tuple[float, float]]:
-    """Where a mark goes: one point per side of the body it covers (the person's left/right)."""
-    dx, y, _, _ = _REGIONS.get(mark.region, (0, 170, 8, 8))
-    if mark.item.startswith("lateral_"):
-        dx += 5
-    elif mark.item.startswith("medial_") or mark.item in _INNER_IDS:
-        dx = max(dx - 6, 3)
-    mid = _FRONT_X if mark.view == "front" else _BACK_X
-    # front view: the person's right is on the viewer's left; back view: on the viewer's right
-    right = -1 if mark.view == "front" else 1
-    sides = [mark.side] if mark.side else (["right", "left"] if dx else [None])
-    return [(mid + (dx * right if s == "right" else -dx * right if s == "left" else 0), y) for s in sides]
+def body_chains(report) -> list[Chain]:
+    """The chain lines of a report: each shown target to the pain site its chain ends at, on the sides
+    that hurt there (none when the plan is withheld)."""
+    if report.plan_withheld:
+        return []
+    pain = report.data.case.get("pain", [])
+    chains: list[Chain] = []
+    for target in report.targets:
+        chain = list(target.chain or [])
+        if target.withheld is not None or not chain or chain[-1] not in report.kb.pain_sites:
+            continue
+        sides = [item.get("side") if item.get("side") in ("left", "right") else None
+                 for item in pain if item.get("site") == chain[-1]] or [None]
+        for side in sides:
+            chains.append((target.muscle, target.side, chain[-1], side))
+    return list(dict.fromkeys(chains))
 
 
-_NUDGE = {"pain": 0.0, "stretch": -3.0, "strengthen": 3.0}
+def _zones(site: str, side: str | None) -> list[tuple[str, dict]]:
+    """The atlas zones (view, zone) of a pain site on a side (None: every side it has)."""
+    views = zone_geometry()["views"]
+    return [(view, z) for view in ("front", "back") for z in views[view]["zones"]
+            if z["site"] == site and (side is None or z["side"] in (side, None))]
 
 
-def _mark_svg(mark: Mark) -> str:
+def _title(mark: Mark, side: str | None) -> str:
+    return f"{COLOURS[mark.kind][1]}: {mark.label}" + (f" ({side})" if side else "")
+
+
+def _attrs(mark: Mark, view: str, side: str | None, x: float, y: float) -> str:
+    return (f'data-kind="{escape(mark.kind)}" data-region="{escape(mark.region)}" data-item="{escape(mark.item)}" '
+            f'data-side="{side or "both"}" data-view="{view}" data-cx="{x:g}" data-cy="{y:g}"')
+
+
+def _pain_svg(mark: Mark) -> str:
+    colour = COLOURS["pain"][0]
+    out = []
+    for view, zone in _zones(mark.item, mark.side):
+        off = _OFFSET[view]
+        side = zone["side"]
+        out.append(f'<path class="mark pain" {_attrs(mark, view, side, zone["cx"] + off, zone["cy"])} '
+                   f'd="{shift_path(zone["d"], off)}" fill="{colour}" fill-opacity="0.55" stroke="{colour}" '
+                   f'stroke-width="1"><title>{escape(_title(mark, side))}</title></path>')
+    return "".join(out)
+
+
+_NUDGE = {"stretch": -1.5, "strengthen": 1.5}
+
+
+def _muscle_svg(mark: Mark) -> str:
     colour = COLOURS[mark.kind][0]
-    _, _, rx, ry = _REGIONS.get(mark.region, (0, 170, 8, 8))
-    scale = 1.0 if mark.kind == "pain" else 0.7
-    title = f"{COLOURS[mark.kind][1]}: {mark.label}" + (f" ({mark.side})" if mark.side else "")
-    return "".join(
-        f'<ellipse class="mark {mark.kind}" data-kind="{mark.kind}" data-region="{escape(mark.region)}" '
-        f'data-item="{escape(mark.item)}" data-side="{mark.side or "both"}" data-view="{mark.view}" '
-        f'cx="{x:g}" cy="{y + _NUDGE[mark.kind]:g}" rx="{rx * scale:g}" ry="{ry * scale:g}" '
-        f'fill="{colour}" fill-opacity="0.6" stroke="{colour}" stroke-width="1"><title>{escape(title)}</title></ellipse>'
-        for x, y in _centres(mark))
+    out = []
+    for anchor in _anchors(mark):
+        if mark.side is not None and anchor["side"] != mark.side:
+            continue
+        x, y = anchor["x"] + _OFFSET[anchor["view"]], anchor["y"] + _NUDGE.get(mark.kind, 0.0)
+        out.append(f'<ellipse class="mark {escape(mark.kind)}" {_attrs(mark, anchor["view"], anchor["side"], x, y)} '
+                   f'cx="{x:g}" cy="{y:g}" rx="5" ry="6" fill="{colour}" fill-opacity="0.7" stroke="#ffffff" '
+                   f'stroke-width="1"><title>{escape(_title(mark, anchor["side"]))}</title></ellipse>')
+    return "".join(out)
 
 
-def _figure(mid: float) -> str:
-    """One plain standing figure centred on ``mid`` (the same outline for the front and the back)."""
-    limb = 'stroke="#d9dee3" stroke-linecap="round" fill="none"'
-    return (
-        f'<circle cx="{mid}" cy="26" r="15" fill="#eef1f4" stroke="#adb5bd"/>'
-        f'<line x1="{mid}" y1="42" x2="{mid}" y2="62" {limb} stroke-width="12"/>'
-        f'<path d="M{mid - 34},66 L{mid + 34},66 L{mid + 24},150 L{mid + 26},172 L{mid - 26},172 '
-        f'L{mid - 24},150 Z" fill="#eef1f4" stroke="#adb5bd"/>'
-        f'<path d="M{mid - 36},70 L{mid - 48},134 L{mid - 54},176" {limb} stroke-width="11"/>'
-        f'<path d="M{mid + 36},70 L{mid + 48},134 L{mid + 54},176" {limb} stroke-width="11"/>'
-        f'<path d="M{mid - 14},170 L{mid - 14},244 L{mid - 13},316 L{mid - 20},326" {limb} stroke-width="15"/>'
-        f'<path d="M{mid + 14},170 L{mid + 14},244 L{mid + 13},316 L{mid + 20},326" {limb} stroke-width="15"/>')
+def _chain_svg(chain: Chain) -> str:
+    muscle, side, site, pain_side = chain
+    anchors = zone_geometry()["anchors"]["muscle"].get(muscle, [])
+    out = []
+    for anchor in anchors:
+        if side is not None and anchor["side"] != side:
+            continue
+        for view, zone in _zones(site, pain_side):
+            if view != anchor["view"]:
+                continue
+            if zone["side"] and anchor["side"] != zone["side"] and (side is None or pain_side is None):
+                continue  # both sides: join right to right and left to left
+            off = _OFFSET[view]
+            x1, y1, x2, y2 = anchor["x"] + off, anchor["y"], zone["cx"] + off, zone["cy"]
+            if abs(x1 - x2) + abs(y1 - y2) < 2:
+                continue
+            out.append(f'<line class="chain" data-from="{escape(muscle)}" data-to="{escape(site)}" '
+                       f'data-side="{anchor["side"]}" data-view="{view}" x1="{x1:g}" y1="{y1:g}" x2="{x2:g}" '
+                       f'y2="{y2:g}" stroke="{_CHAIN_COLOUR}" stroke-width="1.2" stroke-dasharray="3 2" '
+                       f'stroke-linecap="round"/>')
+    return "".join(out)
 
 
-def _captions() -> str:
-    text = 'font-family="DejaVu Sans, Helvetica, sans-serif" font-size="10" fill="#495057" text-anchor="middle"'
-    half = _FIGURE_WIDTH / 2 - 4
-    return (
-        f'<text x="{_FRONT_X}" y="352" {text}>Front</text><text x="{_BACK_X}" y="352" {text}>Back</text>'
-        f'<text class="side-label" x="{_FRONT_X - half}" y="20" {text}>R</text>'
-        f'<text class="side-label" x="{_FRONT_X + half}" y="20" {text}>L</text>'
-        f'<text class="side-label" x="{_BACK_X - half}" y="20" {text}>L</text>'
-        f'<text class="side-label" x="{_BACK_X + half}" y="20" {text}>R</text>')
-
-
-def _legend(kinds: list[str]) -> str:
+def _figures() -> str:
+    views = zone_geometry()["views"]
     parts = []
-    for i, kind in enumerate(kinds):
-        colour, words = COLOURS[kind]
-        y = 372 + 14 * i
-        parts.append(f'<circle cx="30" cy="{y - 3}" r="5" fill="{colour}" fill-opacity="0.6" stroke="{colour}"/>'
-                     f'<text x="42" y="{y}" font-family="DejaVu Sans, Helvetica, sans-serif" font-size="10" '
-                     f'fill="#212529">{words}</text>')
+    for view in ("front", "back"):
+        off = _OFFSET[view]
+        parts += [f'<path class="outline" d="{shift_path(d, off)}" fill="#f3ebe4" stroke="#8d7f75" '
+                  f'stroke-width="1.2" stroke-linejoin="round"/>' for d in views[view]["outline"]]
+        parts += [f'<path class="detail" d="{shift_path(d, off)}" fill="none" stroke="#bcaea3" stroke-width="0.8" '
+                  f'stroke-linecap="round"/>' for d in views[view]["details"]]
     return "".join(parts)
 
 
-def body_svg(marks: list[Mark], title: str = "Body picture") -> str:
-    """The SVG picture (front and back) for ``marks``; the legend lists only the kinds present."""
+def _captions() -> str:
+    text = f'{_FONT} font-size="12" fill="#495057" text-anchor="middle"'
+    views = zone_geometry()["views"]
+    parts = [f'<text x="{_FRONT_X:g}" y="{VIEW_HEIGHT + 16}" {text}>Front</text>'
+             f'<text x="{_BACK_X:g}" y="{VIEW_HEIGHT + 16}" {text}>Back</text>']
+    for view in ("front", "back"):
+        for label in views[view]["side_labels"]:
+            parts.append(f'<text class="side-label" x="{label["x"] + _OFFSET[view]:g}" y="{label["y"]}" '
+                         f'{text} font-weight="bold">{escape(label["text"])}</text>')
+    return "".join(parts)
+
+
+def _legend(kinds: list[str], chained: bool, top: float) -> str:
+    parts = []
+    for i, kind in enumerate(kinds):
+        colour, words = COLOURS[kind]
+        y = top + 16 * i
+        parts.append(f'<circle cx="30" cy="{y - 4:g}" r="5" fill="{colour}" fill-opacity="0.7" stroke="{colour}"/>'
+                     f'<text x="42" y="{y:g}" {_FONT} font-size="12" fill="#212529">{words}</text>')
+    if chained:
+        y = top + 16 * len(kinds)
+        parts.append(f'<line x1="22" y1="{y - 4:g}" x2="38" y2="{y - 4:g}" stroke="{_CHAIN_COLOUR}" stroke-width="1.2" '
+                     f'stroke-dasharray="3 2"/><text x="42" y="{y:g}" {_FONT} font-size="12" fill="#212529">'
+                     f'leads to the pain</text>')
+    return "".join(parts)
+
+
+def body_svg(marks: list[Mark], title: str = "Body picture", chains: list[Chain] | None = None) -> str:
+    """The SVG picture (front and back) for ``marks``, with ``chains`` drawn as dashed lines from a
+    target muscle's anchor to the pain zone it leads to (on a view that shows both); the legend lists
+    only the kinds present. Every label is escaped; the SVG has no script and no external reference."""
     kinds = [k for k in COLOURS if any(m.kind == k for m in marks)]
-    height = 372 + 14 * len(kinds)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="body-figure" viewBox="0 0 320 {height}" '
-            f'width="320" height="{height}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>'
-            f'{_figure(_FRONT_X)}{_figure(_BACK_X)}{_captions()}'
-            f'{"".join(_mark_svg(m) for m in marks)}{_legend(kinds)}</svg>')
+    lines = "".join(_chain_svg(c) for c in chains or [])
+    top = VIEW_HEIGHT + 40
+    height = top + 16 * (len(kinds) + bool(lines))
+    pains = "".join(_pain_svg(m) for m in marks if m.kind == "pain")
+    muscles = "".join(_muscle_svg(m) for m in marks if m.kind != "pain")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="body-figure" viewBox="0 0 {_WIDTH} {height}" '
+            f'width="{_WIDTH * 0.85:g}" height="{height * 0.85:g}" role="img" aria-label="{escape(title)}">'
+            f'<title>{escape(title)}</title>{_figures()}{pains}{lines}{muscles}{_captions()}'
+            f'{_legend(kinds, bool(lines), top)}</svg>')

@@ -25,7 +25,7 @@ from importlib import resources
 from string import Template
 
 from compensa.errors import CompensaError, Problem
-from compensa.visualize.body_figure import body_marks, body_svg
+from compensa.visualize.body_figure import body_chains, body_marks, body_svg
 
 __all__ = ["PDFUnavailable", "clinician_report_html", "handout_html", "lay_reason", "to_pdf"]
 
@@ -203,7 +203,8 @@ def _figure_block(report) -> _Html:
     marks = body_marks(report)
     if not marks:
         return _Html("")
-    svg = _Html(body_svg(marks, "Body picture: where it hurts, where to stretch and where to strengthen"))
+    svg = _Html(body_svg(marks, "Body picture: where it hurts, where to stretch and where to strengthen",
+                         body_chains(report)))
     return _el("div", _join([_el("h2", "Your body picture"), svg]), "figure")
 
 

@@ -56,7 +56,7 @@ def _pdf_text(html: str) -> str:
 def _marks(svg_html: str) -> list[dict]:
     start = svg_html.index('<svg xmlns="http://www.w3.org/2000/svg" class="body-figure"')
     svg = ET.fromstring(svg_html[start:svg_html.index("</svg>", start) + 6])
-    return [e.attrib for e in svg.iter(f"{SVG}ellipse")]
+    return [e.attrib for e in svg.iter() if "data-kind" in e.attrib]  # pain zones (paths) and muscle dots
 
 
 # --- KB data --------------------------------------------------------------------------------
@@ -119,10 +119,10 @@ def test_body_picture_marks_pain_and_targets_on_the_right_side(demo):
     knee = [m for m in marks if m["data-item"] == "lateral_knee"]
     assert knee and all(m["data-kind"] == "pain" and m["data-view"] == "front" for m in knee)
     # front view: the person's right is on the viewer's left of the midline
-    assert all(float(m["cx"]) < body_figure._FRONT_X for m in knee)
+    assert all(float(m["data-cx"]) < body_figure._FRONT_X for m in knee)
     glute = [m for m in marks if m["data-item"] == "gluteus_medius"]
     assert glute and glute[0]["data-kind"] == "strengthen" and glute[0]["data-view"] == "back"
-    assert float(glute[0]["cx"]) > body_figure._BACK_X  # back view: the person's right is on the viewer's right
+    assert float(glute[0]["data-cx"]) > body_figure._BACK_X  # back view: the person's right is on the viewer's right
     assert any(m["data-kind"] == "stretch" for m in marks)
     assert {m["data-region"] for m in marks} >= {"knee", "hip"}
 
@@ -133,9 +133,10 @@ def test_body_picture_left_side_and_midline():
     svg = body_figure.body_svg(marks)
     drawn = _marks(svg)
     knee = [m for m in drawn if m["data-item"] == "lateral_knee"]
-    assert len(knee) == 1 and float(knee[0]["cx"]) > body_figure._FRONT_X
+    assert len(knee) == 1 and float(knee[0]["data-cx"]) > body_figure._FRONT_X
     back = [m for m in drawn if m["data-item"] == "lower_back"]
-    assert len(back) == 2 and {m["data-view"] for m in back} == {"back"}  # no side given: both sides
+    assert len(back) == 1 and {m["data-view"] for m in back} == {"back"}  # a midline zone: drawn once
+    assert abs(float(back[0]["data-cx"]) - body_figure._BACK_X) < 0.5
     assert svg.count('class="side-label"') == 4
 
 
