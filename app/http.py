@@ -243,7 +243,10 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
         return await lane.run(consulted, case, request)
 
     def consulted(case: object, request: Request) -> Response:
-        report = consultant.consult(case)
+        from compensa.app.fhir_questionnaire import case_from_body_if_fhir
+
+        fhir_case = case_from_body_if_fhir(case, consultant.kb)  # a FHIR QuestionnaireResponse body
+        report = consultant.consult(case if fhir_case is None else fhir_case)
         if audit is not None:
             record(report.to_dict(), request, "consult")
         return _report_response(report)
@@ -330,9 +333,9 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
 def _add_workflow_routes(app: FastAPI, consultant) -> None:
     """The routes kept in modules of their own: what-if and visits, the interview, handouts and reports,
     the quiz and the KB browser (with their pages)."""
-    from compensa.app import routes_body, routes_documents, routes_interview, routes_quiz, routes_workflows
+    from compensa.app import routes_body, routes_cds, routes_documents, routes_interview, routes_quiz, routes_workflows
 
-    for routes in (routes_workflows, routes_interview, routes_documents, routes_quiz, routes_body):
+    for routes in (routes_workflows, routes_interview, routes_documents, routes_quiz, routes_body, routes_cds):
         routes.add_routes(app, consultant, _json_body)
 
     @app.get("/quiz", include_in_schema=False)

@@ -1,0 +1,302 @@
+"""The intake as a FHIR R4 Questionnaire (``compensa-intake``), generated from the KB, and the way back.
+
+``GET /fhir/Questionnaire/compensa-intake`` serves :func:`intake_questionnaire`. Its groups:
+
+* ``red_flags`` -- a group per level (``red_flags_emergency``, ``red_flags_urgent``,
+  ``red_flags_review``, in that order) of one ``choice`` item per red flag, answers yes | no |
+  unsure (:data:`~compensa.app.fhir_case.ANSWER_SYSTEM`);
+* ``pain`` -- one ``choice`` item per pain site (``repeats``), answered with the side: SNOMED CT
+  laterality 7771000 left, 24028007 right, 51440002 both (codes.md 1b), or ``present`` (central, or
+  the side does not apply);
+* ``findings`` -- one ``choice`` item per visual finding: a side (sided findings), ``yes`` or ``no``
+  (sided: also ``no-left`` | ``no-right`` | ``no-both``, looked for there and absent);
+* ``tests`` -- one ``choice`` item per physical test: ``positive`` | ``negative``, or for a sided
+  test ``positive-left`` ... ``negative-both`` (``repeats``: left and right may differ);
+* ``about`` -- ``age`` (integer) and ``sex`` (administrative gender female | male).
+
+Item ``linkId`` values are KB ids (groups aside), and each item's ``code`` carries the KB id in
+:data:`~compensa.app.fhir_case.KB_SYSTEM` plus the entry's standard codes, so an answered
+QuestionnaireResponse maps back to a case (:func:`case_from_questionnaire_response`). An answer
+to an item that is not in the KB is kept as a term of its group's section (so the report lists it
+in ``unrecognised``, and a red-flag one answered yes or unsure withholds the plan); an answer to a
+red flag that cannot be read counts as unsure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compensa.app.fhir_case import ANSWER_SYSTEM, KB_SYSTEM, LATERALITY, SNOMED, SYSTEMS, validate_resource
+from compensa.errors import CaseError, Problem
+
+__all__ = ["QUESTIONNAIRE_ID", "QUESTIONNAIRE_URL", "case_from_body_if_fhir", "case_from_questionnaire_response",
+           "intake_questionnaire", "items_from_questionnaire_response", "questionnaire_response_from_case"]
+
+QUESTIONNAIRE_ID = "compensa-intake"
+#: The Questionnaire's canonical URL (stable whatever address the service is reached at).
+QUESTIONNAIRE_URL = "https://compensa.dev/fhir/Questionnaire/compensa-intake"
+_LEVEL_ORDER = {"emergency": 0, "urgent": 1, "review": 2}
+_LEVEL_TITLES = {"emergency": "Emergency signs (any yes or unsure: emergency care now)",
+                 "urgent": "Urgent signs (any yes or unsure: prompt medical assessment)",
+                 "review": "Review signs (monitor and re-screen; some together escalate)"}
+_SIDE_CODES = {"left": "7771000", "right": "24028007", "both": "51440002"}  # codes.md 1b (eHDSI/DICOM pair)
+_GENDER = "http://hl7.org/fhir/administrative-gender"
+_GROUPS = {"red_flags": "red_flags", "pain": "pain", "findings": "findings", "tests": "tests"}
+_ANSWER_LABEL = {"yes": "Yes", "no": "No", "unsure": "Unsure", "present": "Yes (central, or the side does not apply)",
+                 "positive": "Positive", "negative": "Negative"}
+
+
+def _answer(code: str, display: str | None = None) -> dict:
+    return {"valueCoding": {"system": ANSWER_SYSTEM, "code": code, "display": display or _ANSWER_LABEL[code]}}
+
+
+def _side(side: str) -> dict:
+    return {"valueCoding": {"system": SNOMED, "code": _SIDE_CODES[side], "display": side.capitalize()}}
+
+
+def _codes(id_: str, label: str, codes: Any) -> list[dict]:
+    out = [{"system": KB_SYSTEM, "code": id_, "display": label}]
+    for system, key in SYSTEMS.items():
+        if codes and codes.get(key):
+            out.append({"system": system, "code": codes[key]})
+    return out
+
+
+def intake_questionnaire(kb) -> dict:
+    """The intake Questionnaire (FHIR R4 JSON) for ``kb``; it validates with fhir.resources R4B."""
+    flags = sorted(kb.red_flags.values(), key=lambda f: _LEVEL_ORDER.get(f.level, 3))
+    red = []
+    for level, title in _LEVEL_TITLES.items():
+        items = [{"linkId": f.id, "text": f.question, "type": "choice", "code": _codes(f.id, f.label, f.codes),
+                  "answerOption": [_answer("yes"), _answer("no"), _answer("unsure")]} for f in flags if f.level == level]
+        if items:
+            red.append({"linkId": f"red_flags_{level}", "type": "group", "text": title, "item": items})
+    pain = [{"linkId": p.id, "text": p.label, "type": "choice", "repeats": True, "code": _codes(p.id, p.label, p.codes),
+             "answerOption": [_side("left"), _side("right"), _side("both"), _answer("present")]}
+            for p in kb.pain_sites.values()]
+    findings, tests = [], []
+    for a in kb.assessments.values():
+        code = _codes(a.id, a.label, a.codes)
+        if a.kind == "finding":
+            options = ([_side("left"), _side("right"), _side("both")] if a.sided else []) + [
+                _answer("yes", "Yes (present)" if not a.sided else "Yes (side not noted)"), _answer("no")] + (
+                [_answer(f"no-{s}", f"No, {s}") for s in ("left", "right", "both")] if a.sided else [])
+            findings.append({"linkId": a.id, "text": a.label, "type": "choice", "repeats": a.sided, "code": code,
+                             "answerOption": options})
+        else:
+            if a.sided:
+                options = [_answer(f"{r}-{s}", f"{r.capitalize()}, {s}") for r in ("positive", "negative")
+                           for s in ("left", "right", "both")]
+            else:
+                options = [_answer("positive"), _answer("negative")]
+            tests.append({"linkId": a.id, "text": a.label, "type": "choice", "repeats": a.sided, "code": code,
+                          "answerOption": options})
+    about = [{"linkId": "age", "text": "Age in whole years", "type": "integer"},
+             {"linkId": "sex", "text": "Sex", "type": "choice",
+              "answerOption": [{"valueCoding": {"system": _GENDER, "code": "female", "display": "Female"}},
+                               {"valueCoding": {"system": _GENDER, "code": "male", "display": "Male"}}]}]
+    return {
+        "resourceType": "Questionnaire", "id": QUESTIONNAIRE_ID, "url": QUESTIONNAIRE_URL,
+        "version": kb.version_string, "name": "CompensaIntake", "title": "compensa musculoskeletal intake",
+        "status": "active", "subjectType": ["Patient"],
+        "description": "Red-flag screening first, then where it hurts, what is seen and the physical tests. "
+                       "Item linkIds are compensa KB ids. Decision support, not a diagnosis.",
+        "item": [
+            {"linkId": "red_flags", "type": "group", "text": "Red flags (ask these first; emergencies first)",
+             "item": red},
+            {"linkId": "pain", "type": "group", "text": "Where it hurts", "item": pain},
+            {"linkId": "findings", "type": "group", "text": "What is seen (posture and movement)", "item": findings},
+            {"linkId": "tests", "type": "group", "text": "Physical tests (strength tests: positive = weakness found)",
+             "item": tests},
+            {"linkId": "about", "type": "group", "text": "About the person", "item": about},
+        ],
+    }
+
+
+def questionnaire_response_from_case(case: dict, kb, patient_id: str | None = None) -> dict:
+    """An intake QuestionnaireResponse answering what a canonical case (``Case.to_dict()``) holds:
+    pain, findings, tests, red flags, age and sex (other sections have no intake item)."""
+    groups: dict[str, list[dict]] = {"red_flags": [], "pain": [], "findings": [], "tests": [], "about": []}
+    answers: dict[tuple[str, str], list[dict]] = {}
+
+    def add(group: str, link_id: str, answer: dict) -> None:
+        if (group, link_id) not in answers:
+            answers[(group, link_id)] = []
+            groups[group].append({"linkId": link_id, "answer": answers[(group, link_id)]})
+        if answer not in answers[(group, link_id)]:
+            answers[(group, link_id)].append(answer)
+
+    for item in case.get("red_flags", []):
+        present = item.get("present", True)
+        add("red_flags", item["id"], _answer("unsure" if present == "unsure" else "yes" if present else "no"))
+    for item in case.get("pain", []):
+        add("pain", item["site"], _side(item["side"]) if item.get("side") else _answer("present"))
+    for item in case.get("findings", []):
+        if item.get("present", True) is False:
+            add("findings", item["id"], _answer(f"no-{item['side']}", f"No, {item['side']}") if item.get("side")
+                else _answer("no"))
+        else:
+            add("findings", item["id"], _side(item["side"]) if item.get("side") else _answer("yes"))
+    for item in case.get("tests", []):
+        code = item["result"] + (f"-{item['side']}" if item.get("side") else "")
+        add("tests", item["id"], _answer(code, code))
+    if isinstance(case.get("age"), int):
+        add("about", "age", {"valueInteger": case["age"]})
+    if case.get("sex") in ("female", "male"):
+        add("about", "sex", {"valueCoding": {"system": _GENDER, "code": case["sex"]}})
+    flags = groups.pop("red_flags")
+    def level(item: dict) -> str | None:
+        flag = kb.red_flags.get(item["linkId"])
+        return flag.level if flag is not None and flag.level in _LEVEL_TITLES else None
+
+    nested: list[dict] = [{"linkId": f"red_flags_{name}", "item": [i for i in flags if level(i) == name]}
+                          for name in _LEVEL_TITLES if any(level(i) == name for i in flags)]
+    nested += [i for i in flags if level(i) is None]  # not a KB red flag: directly in the group
+    out: dict[str, Any] = {"resourceType": "QuestionnaireResponse", "status": "completed",
+                           "questionnaire": QUESTIONNAIRE_URL,
+                           "item": ([{"linkId": "red_flags", "item": nested}] if nested else [])
+                           + [{"linkId": g, "item": items} for g, items in groups.items() if items]}
+    if patient_id:
+        out["subject"] = {"reference": f"Patient/{patient_id}"}
+    return out
+
+
+# -------------------------------------------------------------------------------------- the way back
+
+def _words(answer: dict) -> list[str]:
+    """An answer as lower-case words: a coding's code (sides from SNOMED laterality), a string, a boolean."""
+    if isinstance(answer.get("valueCoding"), dict):
+        c = answer["valueCoding"]
+        if c.get("system") == SNOMED and c.get("code") in LATERALITY:
+            return [LATERALITY[c["code"]]]
+        return [str(c.get("code", "")).lower()]
+    if isinstance(answer.get("valueString"), str):
+        return [answer["valueString"].strip().lower()]
+    if isinstance(answer.get("valueBoolean"), bool):
+        return ["yes" if answer["valueBoolean"] else "no"]
+    return []
+
+
+def _kind_of(kb, link_id: str) -> str | None:
+    if link_id in kb.red_flags:
+        return "red_flags"
+    if link_id in kb.pain_sites:
+        return "pain"
+    if link_id in kb.assessments:
+        return "findings" if kb.assessments[link_id].kind == "finding" else "tests"
+    return None
+
+
+def _read(section: str, link_id: str, word: str, sided: bool) -> dict | None:
+    """One answer word as a case item of ``section`` (None: the answer cannot be read)."""
+    if section == "red_flags":
+        value = {"yes": True, "true": True, "no": False, "false": False, "unsure": "unsure",
+                 "unknown": "unsure"}.get(word)
+        return {"id": link_id, "present": value if value is not None else "unsure"}  # unreadable: unsure
+    if section == "pain":
+        if word in ("left", "right", "both"):
+            return {"site": link_id, "side": word}
+        return {"site": link_id} if word in ("present", "yes", "true") else None
+    if section in ("findings", "history"):
+        if word in ("left", "right", "both"):
+            return {"id": link_id, "side": word, "present": True}
+        if word in ("yes", "present", "true"):
+            return {"id": link_id, "present": True}
+        no, _, side = word.partition("-")
+        if no == "no" and side in ("left", "right", "both"):
+            return {"id": link_id, "side": side, "present": False}
+        return {"id": link_id, "present": False} if word in ("no", "absent", "false") else None
+    if section == "tests":
+        result, _, side = word.partition("-")
+        if result in ("positive", "negative") and side in ("", "left", "right", "both"):
+            return {"id": link_id, "result": result, **({"side": side} if side else {})}
+        return None
+    return None
+
+
+def items_from_questionnaire_response(qr: dict, kb) -> tuple[list[tuple[str, dict]], dict, list[tuple[str, str]]]:
+    """The case items ``[(section, item)]``, context ``{age, sex}`` and unmapped ``[(linkId, why)]`` of
+    an (already validated) QuestionnaireResponse."""
+    items: list[tuple[str, dict]] = []
+    context: dict[str, object] = {}
+    unmapped: list[tuple[str, str]] = []
+
+    def walk(nodes: object, group: str | None) -> None:
+        for node in nodes if isinstance(nodes, list) else []:
+            if not isinstance(node, dict) or not isinstance(node.get("linkId"), str):
+                continue
+            link_id = node["linkId"]
+            answers = [a for a in node.get("answer") or [] if isinstance(a, dict)]
+            if link_id in _GROUPS or link_id == "about":
+                walk(node.get("item"), _GROUPS.get(link_id, "about"))
+                continue
+            for a in answers:
+                walk(a.get("item"), group)
+            walk(node.get("item"), group)
+            if answers:
+                one(link_id, answers, group)
+
+    def one(link_id: str, answers: list[dict], group: str | None) -> None:
+        if link_id == "age" and group in ("about", None):
+            value = answers[0].get("valueInteger")
+            if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 130:
+                context["age"] = value
+            else:
+                unmapped.append((link_id, "age must be a whole number of years, 0-130"))
+            return
+        if link_id == "sex" and group in ("about", None):
+            word = (_words(answers[0]) or [""])[0]
+            if word in ("female", "male"):
+                context["sex"] = word
+            else:
+                unmapped.append((link_id, "compensa reads sex as female or male only"))
+            return
+        known = _kind_of(kb, link_id)
+        section = known if known and (group in (None, "about") or group == known) else group
+        if section is None or section == "about":
+            section = "history"  # not an item compensa knows: kept as a term, so the report lists it
+        sided = bool(known in ("findings", "tests") and kb.assessments[link_id].sided)
+        for a in answers:
+            words = _words(a)
+            item = _read(section, link_id, words[0], sided) if words else (
+                {"id": link_id, "present": "unsure"} if section == "red_flags" else None)
+            if item is None:
+                unmapped.append((link_id, f"the answer {a!r} cannot be read for a {section} item"[:300]))
+            else:
+                items.append((section, item))
+
+    walk(qr.get("item"), None)
+    return items, context, unmapped
+
+
+def case_from_questionnaire_response(qr: dict, kb) -> tuple[dict, list[dict]]:
+    """The case an answered intake QuestionnaireResponse gives, and what could not be mapped
+    (``[{resource, what, why}]``). An invalid resource is a CaseError (422) naming the problem."""
+    from compensa.app.fhir_case import _Reader
+    import datetime
+
+    if not isinstance(qr, dict) or qr.get("resourceType") != "QuestionnaireResponse":
+        raise CaseError(Problem("expected a FHIR QuestionnaireResponse", "resourceType",
+                                qr.get("resourceType") if isinstance(qr, dict) else None))
+    problem = validate_resource(qr)
+    if problem:
+        raise CaseError(Problem(problem, "body"))
+    reader = _Reader(kb, None, datetime.date.today())
+    reader.questionnaire_response(qr, "QuestionnaireResponse")
+    case = reader.case()
+    return case, [n.to_dict() for n in reader.out.not_used]
+
+
+def case_from_body_if_fhir(body: object, kb) -> dict | None:
+    """For ``POST /v1/consult``: the case of a FHIR QuestionnaireResponse body (told apart by
+    ``resourceType``), or ``None`` when the body is a compensa case. Another FHIR resource is a
+    CaseError. Unknown items are kept as terms, so the report lists them in ``unrecognised``."""
+    if not isinstance(body, dict) or "resourceType" not in body:
+        return None
+    if body.get("resourceType") != "QuestionnaireResponse":
+        raise CaseError(Problem("POST /v1/consult takes a compensa case or a FHIR QuestionnaireResponse "
+                                f"(answers to {QUESTIONNAIRE_URL})", "resourceType", body.get("resourceType")))
+    case, unmapped = case_from_questionnaire_response(body, kb)
+    for entry in unmapped:  # answers that could not be read: kept visible as terms
+        case.setdefault("history", []).append({"id": f"{entry['what']} (unreadable answer)"[:200], "present": True})
+    return case
