@@ -334,36 +334,82 @@ def kb_show(ctx, entry_id, fmt):
                    "roots, targets; never free text). If a line cannot be written the request answers 503.")
 @click.option("--frame-ancestors", "frame_ancestors", default="'self'", show_default=True, metavar="SOURCES",
               help="CSP frame-ancestors of the web page (add an EHR's origin to embed it).")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
+              help="An API key clients send as X-API-Key (or Authorization: Bearer); repeatable. Required when "
+                   "bound to a non-loopback address. Prefer COMPENSA_API_KEYS: options show up in process lists.")
+@click.option("--insecure-no-auth", "insecure_no_auth", is_flag=True,
+              help="Serve a non-loopback address without API keys (only behind something that authenticates).")
 @click.pass_context
-def serve(ctx, host, port, workers, engines, log_format, log_level, header_timeout, body_timeout, max_connections,
-          max_requests_in_flight, audit, frame_ancestors):
+def serve(ctx, **options):
     """Serve the HTTP API and the web page.
 
-    A worker that dies is replaced while the others keep answering. Slow clients are timed out,
-    and overload answers 503 with Retry-After rather than failing; repeated log lines are
+    Every option can also be set in the environment as COMPENSA_<OPTION> (COMPENSA_HOST,
+    COMPENSA_PORT, COMPENSA_API_KEYS, ...; see the README's settings table); an option given here
+    wins. A worker that dies is replaced while the others keep answering. Slow clients are timed
+    out, and overload answers 503 with Retry-After rather than failing; repeated log lines are
     rate-limited ("suppressed N similar messages").
     """
+    _require_server_extra()
     from compensa.app import server
     from compensa.app.protocol import Limits
+    from compensa.app.settings import load_settings
 
-    if ctx.obj["kb"]:
-        os.environ["COMPENSA_KB"] = str(Path(ctx.obj["kb"]).resolve())
-    os.environ["COMPENSA_ENGINES"] = str(engines)
-    os.environ["COMPENSA_FRAME_ANCESTORS"] = frame_ancestors
-    if audit:
+    given = {name: value for name, value in options.items()
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    if "api_keys" in given:
+        given["api_keys"] = list(given["api_keys"])
+    settings = load_settings(kb=ctx.obj["kb"], **given)  # option > COMPENSA_* variable > default
+    settings = settings.model_copy(update={name: Path(value).resolve() for name in ("kb", "audit")
+                                           if (value := getattr(settings, name)) is not None})
+    _check_authentication(settings)
+    if settings.audit:
         from compensa.app.audit import AuditLog
 
-        AuditLog(str(Path(audit).resolve())).close()  # fail fast (exit 1) when it cannot be opened
-        os.environ["COMPENSA_AUDIT"] = str(Path(audit).resolve())
+        AuditLog(str(settings.audit)).close()  # fail fast (exit 1) when it cannot be opened
     from compensa.kb import load_kb
 
-    load_kb(ctx.obj["kb"])  # refuse to start on a bad KB, with its file:line messages
-    server.check_address(host, port)
-    limits = Limits(header_timeout=header_timeout, body_timeout=body_timeout, max_connections=max_connections,
-                    max_in_flight=max_requests_in_flight)
-    status = server.run(host, port, workers, log_level, log_format=log_format, limits=limits)
+    load_kb(settings.kb)  # refuse to start on a bad KB, with its file:line messages
+    server.check_address(settings.host, settings.port)
+    settings.export()  # the worker processes read the same settings (compensa.app.http.app_factory)
+    limits = Limits(header_timeout=settings.header_timeout, body_timeout=settings.body_timeout,
+                    max_connections=settings.max_connections, max_in_flight=settings.max_requests_in_flight)
+    status = server.run(settings.host, settings.port, settings.workers, settings.log_level,
+                        log_format=settings.log_format, limits=limits)
     if status:
         raise SystemExit(status)
+
+
+#: What ``compensa serve`` imports from the ``server`` extra.
+SERVER_EXTRA = ("fastapi", "uvicorn", "pydantic_settings", "fhir.resources", "jwt")
+
+
+def _require_server_extra() -> None:
+    """Exit 2 with the install command when the ``server`` extra is not installed."""
+    import importlib.util
+
+    missing = []
+    for name in SERVER_EXTRA:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(name.split(".")[0])
+    if missing:
+        raise UsageError(f"the HTTP service needs the server extra: pip install 'compensa[server]' "
+                         f"(missing: {', '.join(missing)})")
+
+
+def _check_authentication(settings) -> None:
+    """Off loopback, refuse to start without API keys unless told --insecure-no-auth (exit 2)."""
+    if settings.loopback or settings.api_keys:
+        return
+    if not settings.insecure_no_auth:
+        raise UsageError(f"refusing to serve {settings.host} (not a loopback address) without API keys: set "
+                         "COMPENSA_API_KEYS (comma-separated or a JSON list) or give --api-key KEY, or, only behind "
+                         "something else that authenticates, --insecure-no-auth (COMPENSA_INSECURE_NO_AUTH=true)")
+    click.echo(f"warning: serving {settings.host} without API keys (--insecure-no-auth): anyone who can reach "
+               "it can use it", err=True)
 
 
 @cli.command("eval")
@@ -388,7 +434,7 @@ def eval_command(ctx, folder, fmt, plot, verbose):
 @click.argument("which", type=click.Choice(["case", "report"]))
 def schema(which):
     """Print the JSON Schema of a case (what is accepted) or of the report (what is answered)."""
-    from compensa.app.http import json_schema
+    from compensa.app.schemas import json_schema
 
     _emit(json.dumps(json_schema(which), indent=2, ensure_ascii=False))
 

@@ -33,7 +33,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compensa.app import schemas
-from compensa.app.middleware import BodyLimit, RequestId, SecurityHeaders
+from compensa.app.middleware import ApiKeys, BodyLimit, RequestId, SecurityHeaders
+from compensa.app.schemas import json_schema
 from compensa.engine.case_schema import case_json_schema
 from compensa.engine.report_model import ReportData, Triage
 from compensa.errors import CompensaError, Problem
@@ -79,15 +80,6 @@ def _problem_json(problem: Problem) -> dict:
             "suggestions": list(problem.suggestions)}
 
 
-def _settings(kb_path, max_engines, frame_ancestors, audit_path):
-    return {
-        "kb": kb_path or os.environ.get("COMPENSA_KB") or None,
-        "engines": max_engines or int(os.environ.get("COMPENSA_ENGINES", "4")),
-        "frame_ancestors": frame_ancestors or os.environ.get("COMPENSA_FRAME_ANCESTORS") or "'self'",
-        "audit": audit_path or os.environ.get("COMPENSA_AUDIT") or None,
-    }
-
-
 def _openapi(app: FastAPI):
     """The OpenAPI document with the request bodies described by the one case model."""
     from fastapi.openapi.utils import get_openapi
@@ -107,13 +99,6 @@ def _openapi(app: FastAPI):
         return doc
 
     return build
-
-
-def json_schema(which: str) -> dict:
-    """The JSON Schema of ``case`` (what is accepted) or ``report`` (what is answered)."""
-    if which == "case":
-        return case_json_schema()
-    return ReportData.model_json_schema(by_alias=True)
 
 
 def _body_spec(schema_name: str) -> dict:
@@ -202,22 +187,27 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(kb_path: str | None = None, max_engines: int | None = None, *, frame_ancestors: str | None = None,
-               audit_path: str | None = None):
+               audit_path: str | None = None, api_keys: list[str] | None = None, settings=None):
     """Build the service (an ASGI app) for a KB (bundled by default), compiled before serving.
 
-    Settings not given come from the environment (``COMPENSA_KB``, ``COMPENSA_ENGINES``,
-    ``COMPENSA_FRAME_ANCESTORS``, ``COMPENSA_AUDIT``), which is how ``compensa serve`` passes them
-    to its worker processes."""
+    Its settings are a :class:`compensa.app.settings.Settings` (``settings``, else read from the
+    ``COMPENSA_*`` environment, which is how ``compensa serve`` passes them to its worker
+    processes); the keyword arguments, when given, override their fields (``kb``, ``engines``,
+    ``frame_ancestors``, ``audit``, ``api_keys``). With API keys set, every route but the probes,
+    the pages and CDS Hooks needs one (:class:`compensa.app.middleware.ApiKeys`)."""
+    from compensa.app.settings import load_settings
     from compensa.engine import Consultant, load_kb
 
-    settings = _settings(kb_path, max_engines, frame_ancestors, audit_path)
-    kb = load_kb(settings["kb"]) if settings["kb"] else load_kb()  # a bad KB refuses to start: KBError
-    consultant = Consultant(kb, max_engines=settings["engines"])
+    overrides = {"kb": kb_path, "engines": max_engines, "frame_ancestors": frame_ancestors, "audit": audit_path,
+                 "api_keys": api_keys}
+    settings = load_settings(settings, **overrides)
+    kb = load_kb(settings.kb) if settings.kb else load_kb()  # a bad KB refuses to start: KBError
+    consultant = Consultant(kb, max_engines=settings.engines)
     audit = None
-    if settings["audit"]:
+    if settings.audit:
         from compensa.app.audit import AuditLog
 
-        audit = AuditLog(settings["audit"])
+        audit = AuditLog(str(settings.audit))
     app = FastAPI(
         title="compensa", version=kb.version, docs_url=None, redoc_url=None,
         summary="Musculoskeletal compensation chains: red-flag triage, likely root imbalances, targets, explanations.",
@@ -226,6 +216,7 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
         responses={413: {"model": schemas.ErrorResponse}, 415: {"model": schemas.ErrorResponse},
                    422: {"model": schemas.ErrorResponse}, 500: {"model": schemas.ErrorResponse}})
     app.state.consultant = consultant
+    app.state.settings = settings
     lane = ConsultLane()
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     _install_error_handlers(app)
@@ -327,7 +318,8 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
     _add_workflow_routes(app, consultant)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limited = BodyLimit(app, MAX_BODY)
-    return RequestId(SecurityHeaders(limited, settings["frame_ancestors"]))
+    guarded = ApiKeys(limited, settings.api_keys) if settings.api_keys else limited
+    return RequestId(SecurityHeaders(guarded, settings.frame_ancestors))
 
 
 def _add_workflow_routes(app: FastAPI, consultant) -> None:
@@ -348,7 +340,7 @@ def _add_workflow_routes(app: FastAPI, consultant) -> None:
 
 
 def app_factory():
-    """Entry point for uvicorn (``--factory``): reads ``COMPENSA_KB`` for a KB folder.
+    """Entry point for uvicorn (``--factory``): the settings come from the ``COMPENSA_*`` environment.
 
     It runs once in every worker process of ``compensa serve``, which it then tunes for serving:
     the compiled KB is moved out of the garbage collector's sight (``gc.freeze()``: a full collection
@@ -359,7 +351,7 @@ def app_factory():
 
     from compensa.app.logs import lighten_records
 
-    app = create_app(os.environ.get("COMPENSA_KB") or None)
+    app = create_app()
     lighten_records()
     gc.collect()
     gc.freeze()

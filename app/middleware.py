@@ -1,4 +1,4 @@
-"""ASGI middleware of the service, outermost first: request id, security headers, body limit.
+"""ASGI middleware of the service, outermost first: request id, security headers, API keys, body limit.
 
 - :class:`RequestId` takes the client's ``X-Request-ID`` when it is a safe token (letters, digits,
   ``._:-``, at most 64) or makes one; it is set for logging (``compensa.app.logs.request_id_var``)
@@ -6,18 +6,22 @@
 - :class:`SecurityHeaders` sends ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy`` on every
   response, and on HTML pages a Content-Security-Policy with no inline script and no eval, and
   ``frame-ancestors`` from a setting (default ``'self'``; an EHR's origin is added there to embed it).
+- :class:`ApiKeys` (only when keys are set) answers 401 to a request without a valid
+  ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``, except for the probes, the pages and their
+  assets, and CDS Hooks (whose requests carry the EHR's JWT instead). It runs before the body is read.
 - :class:`BodyLimit` reads the whole body first and refuses more than the limit with 413, so a
   chunked body that grows past it gets a 413 too and the app never sees a partial body.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-__all__ = ["BodyLimit", "RequestId", "SecurityHeaders", "content_security_policy"]
+__all__ = ["ApiKeys", "BodyLimit", "RequestId", "SecurityHeaders", "content_security_policy"]
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 
@@ -95,6 +99,62 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ApiKeys:
+    """Refuse (401, JSON ``{"detail", "request_id"}``, ``WWW-Authenticate``) every request that does not
+    carry one of ``keys`` as ``X-API-Key`` or ``Authorization: Bearer``, except the paths in
+    :attr:`OPEN` and under :attr:`OPEN_PREFIXES`. Keys are compared in constant time
+    (:func:`hmac.compare_digest`, every key tried) and never logged or echoed."""
+
+    #: Probes and pages: the pages are served without a key (their API calls need one).
+    OPEN = frozenset({"/healthz", "/readyz", "/", "/quiz", "/kb", "/cds-services"})
+    #: Page assets, and CDS Hooks (an EHR authenticates with a JWT, checked by the CDS routes).
+    OPEN_PREFIXES = ("/static/", "/cds-services/")
+
+    def __init__(self, app, keys: Iterable[str]):
+        self.app = app
+        self.keys = tuple(key.encode() for key in keys)
+        if not self.keys:
+            raise ValueError("ApiKeys needs at least one key")
+
+    def _valid(self, given: bytes) -> bool:
+        found = False
+        for key in self.keys:  # no early exit: the time does not tell which key (or whether one) matched
+            found |= hmac.compare_digest(given, key)
+        return found
+
+    def _given(self, scope) -> list[bytes]:
+        given = []
+        for name, value in scope.get("headers") or ():
+            if name == b"x-api-key":
+                given.append(value.strip())
+            elif name == b"authorization":
+                scheme, _, token = value.strip().partition(b" ")
+                if scheme.lower() == b"bearer":
+                    given.append(token.strip())
+        return given
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        if path in self.OPEN or path.startswith(self.OPEN_PREFIXES):
+            return await self.app(scope, receive, send)
+        given = self._given(scope)
+        if any(self._valid(value) for value in given):
+            return await self.app(scope, receive, send)
+        if given:
+            detail, challenge = "the API key is not valid", b'Bearer realm="compensa", error="invalid_token"'
+        else:
+            detail, challenge = ("an API key is required: send it as X-API-Key: <key> or Authorization: Bearer <key>",
+                                 b'Bearer realm="compensa"')
+        rid = scope.get("state", {}).get("request_id", "-")
+        body = json.dumps({"detail": detail, "request_id": rid}).encode()
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"www-authenticate", challenge), (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:

@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from compensa.errors import CaseError, Problem
 
-__all__ = ["ErrorResponse", "ExplainOptions", "KBInfo", "explain_request_schema", "split_explain_request"]
+__all__ = ["ErrorResponse", "ExplainOptions", "KBInfo", "explain_request_schema", "json_schema", "split_explain_request"]
 
 class ExplainOptions(BaseModel):
     """What to explain about a case: a target muscle (WHY), a root (WHY NOT), or neither (HOW)."""
@@ -75,3 +75,16 @@ class ErrorDetail(BaseModel):
 class ErrorResponse(BaseModel):
     detail: Union[list[ErrorDetail], str]
     request_id: Optional[str] = None
+
+
+def json_schema(which: str) -> dict:
+    """The JSON Schema of ``case`` (what is accepted) or ``report`` (what is answered): for
+    ``compensa schema`` and ``GET /v1/schema/{which}`` (here, not in the HTTP module, so the command
+    works without the server extra)."""
+    if which == "case":
+        from compensa.engine.case_schema import case_json_schema
+
+        return case_json_schema()
+    from compensa.engine.report_model import ReportData
+
+    return ReportData.model_json_schema(by_alias=True)
