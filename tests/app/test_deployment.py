@@ -22,15 +22,22 @@ KEY = "test-key-0123456789abcdef"
 OTHER_KEY = "other-key-0123456789abcdef"
 
 
-@pytest.fixture
-def clean_env(monkeypatch):
-    """No COMPENSA_* setting from the caller's environment; whatever serve exports is undone after."""
+@pytest.fixture(autouse=True)
+def _environ_restored():
+    """Whatever a test or ``serve`` (Settings.export) puts in os.environ is undone after it. Autouse
+    with no dependencies, so it is set up first and torn down last: after monkeypatch's own undo,
+    which could otherwise put back a value that serve exported (and leak API keys into later tests)."""
     saved = dict(os.environ)
-    for name in Settings.model_fields:
-        monkeypatch.delenv("COMPENSA_" + name.upper(), raising=False)
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No COMPENSA_* setting from the caller's environment."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv("COMPENSA_" + name.upper(), raising=False)
 
 
 @pytest.fixture
