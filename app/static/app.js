@@ -1,100 +1,166 @@
-// compensa web page: builds a case from the form, calls the HTTP API, shows the report and the graph.
+// compensa web page: the guided flow — where it hurts (map, search, note) -> that site's red flags -> the
+// interview's suggested next question and the findings/tests by region -> consult. The form's controls are
+// the one record of the case; interview answers are written into them. A case can arrive as /#case=<base64url>.
 // Every piece of text is inserted with textContent (never innerHTML), so no input can inject markup.
 "use strict";
 
-const state = { vocab: null, pain: new Map() };   // pain: "site|side" -> {site, side}
+const state = {
+  vocab: null, atlas: null, pain: new Map(),   // pain: "site|side" -> {site, side}
+  skipped: [], extra: [], historyAbsent: new Set(), answered: [], interviewSeq: 0, triageSeq: 0,
+};
+const LEVELS = { emergency: 0, urgent: 1, review: 2 };
+const REGION_ORDER = ["head", "jaw", "neck", "shoulder", "chest", "upper_back", "arm", "elbow", "wrist_hand", "abdomen", "lower_back",
+  "pelvis", "hip", "thigh", "knee", "lower_leg", "ankle", "foot"];
 
-// Body-map zones. Front view: the figure faces you, so its right side is on the viewer's left.
-// Back view: you see its back, so its right side is on the viewer's right.
-const FRONT = [
-  ["ellipse", { cx: 100, cy: 30, rx: 22, ry: 26 }, "head", null],
-  ["ellipse", { cx: 100, cy: 50, rx: 13, ry: 6 }, "jaw", null],
-  ["rect", { x: 90, y: 57, width: 20, height: 13 }, "neck", null],
-  ["rect", { x: 72, y: 74, width: 56, height: 46 }, "chest", null],
-  ["rect", { x: 72, y: 121, width: 27, height: 11 }, "ribs", "right"], ["rect", { x: 101, y: 121, width: 27, height: 11 }, "ribs", "left"],
-  ["circle", { cx: 60, cy: 82, r: 12 }, "shoulder", "right"], ["circle", { cx: 140, cy: 82, r: 12 }, "shoulder", "left"],
-  ["rect", { x: 40, y: 96, width: 15, height: 37 }, "arm", "right"], ["rect", { x: 145, y: 96, width: 15, height: 37 }, "arm", "left"],
-  ["rect", { x: 40, y: 134, width: 7, height: 14 }, "lateral_elbow", "right"], ["rect", { x: 48, y: 134, width: 7, height: 14 }, "medial_elbow", "right"],
-  ["rect", { x: 153, y: 134, width: 7, height: 14 }, "lateral_elbow", "left"], ["rect", { x: 145, y: 134, width: 7, height: 14 }, "medial_elbow", "left"],
-  ["rect", { x: 40, y: 149, width: 15, height: 42 }, "wrist_forearm", "right"], ["rect", { x: 145, y: 149, width: 15, height: 42 }, "wrist_forearm", "left"],
-  ["rect", { x: 58, y: 160, width: 14, height: 32 }, "lateral_hip", "right"], ["rect", { x: 128, y: 160, width: 14, height: 32 }, "lateral_hip", "left"],
-  ["rect", { x: 78, y: 172, width: 21, height: 18 }, "groin", "right"], ["rect", { x: 101, y: 172, width: 21, height: 18 }, "groin", "left"],
-  ["rect", { x: 62, y: 196, width: 10, height: 68 }, "lateral_thigh", "right"], ["rect", { x: 128, y: 196, width: 10, height: 68 }, "lateral_thigh", "left"],
-  ["rect", { x: 73, y: 196, width: 19, height: 68 }, "anterior_thigh", "right"], ["rect", { x: 108, y: 196, width: 19, height: 68 }, "anterior_thigh", "left"],
-  ["rect", { x: 92.5, y: 196, width: 6, height: 68 }, "medial_thigh", "right"], ["rect", { x: 101.5, y: 196, width: 6, height: 68 }, "medial_thigh", "left"],
-  ["rect", { x: 64, y: 270, width: 8, height: 20 }, "lateral_knee", "right"], ["rect", { x: 128, y: 270, width: 8, height: 20 }, "lateral_knee", "left"],
-  ["ellipse", { cx: 84, cy: 280, rx: 11, ry: 10 }, "anterior_knee", "right"], ["ellipse", { cx: 116, cy: 280, rx: 11, ry: 10 }, "anterior_knee", "left"],
-  ["rect", { x: 95.5, y: 270, width: 4, height: 20 }, "medial_knee", "right"], ["rect", { x: 100.5, y: 270, width: 4, height: 20 }, "medial_knee", "left"],
-  ["rect", { x: 75, y: 294, width: 18, height: 80 }, "shin", "right"], ["rect", { x: 107, y: 294, width: 18, height: 80 }, "shin", "left"],
-  ["circle", { cx: 71, cy: 380, r: 5 }, "lateral_ankle", "right"], ["circle", { cx: 97, cy: 380, r: 5 }, "medial_ankle", "right"],
-  ["circle", { cx: 129, cy: 380, r: 5 }, "lateral_ankle", "left"], ["circle", { cx: 103, cy: 380, r: 5 }, "medial_ankle", "left"],
-  ["ellipse", { cx: 84, cy: 390, rx: 12, ry: 4 }, "foot_arch", "right"], ["ellipse", { cx: 116, cy: 390, rx: 12, ry: 4 }, "foot_arch", "left"],
-  ["ellipse", { cx: 84, cy: 399, rx: 11, ry: 4 }, "midfoot", "right"], ["ellipse", { cx: 116, cy: 399, rx: 11, ry: 4 }, "midfoot", "left"],
-  ["ellipse", { cx: 84, cy: 410, rx: 12, ry: 6 }, "forefoot", "right"], ["ellipse", { cx: 116, cy: 410, rx: 12, ry: 6 }, "forefoot", "left"],
-];
-const BACK = [
-  ["ellipse", { cx: 100, cy: 30, rx: 22, ry: 26 }, "head", null],
-  ["rect", { x: 90, y: 56, width: 20, height: 14 }, "neck", null],
-  ["rect", { x: 72, y: 74, width: 56, height: 50 }, "upper_back", null],
-  ["circle", { cx: 60, cy: 82, r: 12 }, "shoulder", "left"], ["circle", { cx: 140, cy: 82, r: 12 }, "shoulder", "right"],
-  ["rect", { x: 40, y: 96, width: 15, height: 95 }, "arm", "left"], ["rect", { x: 145, y: 96, width: 15, height: 95 }, "arm", "right"],
-  ["rect", { x: 76, y: 127, width: 48, height: 30 }, "lower_back", null],
-  ["rect", { x: 84, y: 160, width: 32, height: 13 }, "sacroiliac", null],
-  ["ellipse", { cx: 86, cy: 189, rx: 14, ry: 14 }, "buttock", "left"], ["ellipse", { cx: 114, cy: 189, rx: 14, ry: 14 }, "buttock", "right"],
-  ["rect", { x: 74, y: 206, width: 22, height: 62 }, "posterior_thigh", "left"], ["rect", { x: 104, y: 206, width: 22, height: 62 }, "posterior_thigh", "right"],
-  ["ellipse", { cx: 85, cy: 280, rx: 10, ry: 8 }, "posterior_knee", "left"], ["ellipse", { cx: 115, cy: 280, rx: 10, ry: 8 }, "posterior_knee", "right"],
-  ["rect", { x: 76, y: 292, width: 18, height: 76 }, "calf", "left"], ["rect", { x: 106, y: 292, width: 18, height: 76 }, "calf", "right"],
-  ["rect", { x: 81, y: 370, width: 8, height: 20 }, "achilles", "left"], ["rect", { x: 111, y: 370, width: 8, height: 20 }, "achilles", "right"],
-  ["ellipse", { cx: 85, cy: 398, rx: 9, ry: 6 }, "heel", "left"], ["ellipse", { cx: 115, cy: 398, rx: 9, ry: 6 }, "heel", "right"],
-];
+const byId = (list, id) => list.find((x) => x.id === id);
+function labelOf(id) {
+  for (const kind of ["test", "finding", "pain", "muscle", "red_flag", "history", "root"]) {
+    const e = byId(state.vocab[kind] || [], id);
+    if (e) return e.label;
+  }
+  return id.replace(/_/g, " ");
+}
+const painLabel = (id) => (byId(state.vocab.pain, id) || { label: id }).label;
+const regionOfPain = (id) => (byId(state.vocab.pain, id) || {}).region;
+const ctx = () => ({ atlas: state.atlas, labelOf, regionOfPain });
 
-const SVGNS = "http://www.w3.org/2000/svg";
-// $ and el come from dom.js
-
-function siteLabel(id) {
-  const site = state.vocab.pain.find((s) => s.id === id);
-  return site ? site.label : id;
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
 }
 
-function drawMap(svg, zones, view) {
-  for (const [shape, attrs, site, side] of zones) {
-    const node = document.createElementNS(SVGNS, shape);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    node.setAttribute("class", "zone");
-    node.setAttribute("tabindex", "0");
-    node.dataset.site = site;
-    node.dataset.side = side || "";
-    node.setAttribute("data-testid", `zone-${view}-${site}${side ? "-" + side : ""}`);
-    const title = document.createElementNS(SVGNS, "title");
-    title.textContent = `${siteLabel(site)}${side ? " (" + side + ")" : ""}`;
-    node.append(title);
-    node.addEventListener("click", () => togglePain(site, side));
-    node.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); togglePain(site, side); } });
-    svg.append(node);
-  }
-  for (const [x, text] of [[20, view === "front" ? "R" : "L"], [180, view === "front" ? "L" : "R"]]) {
-    const t = document.createElementNS(SVGNS, "text");
-    t.setAttribute("x", x); t.setAttribute("y", 20); t.setAttribute("class", "maplabel"); t.textContent = text;
-    svg.append(t);
-  }
+// -- step 1: where it hurts -----------------------------------------------------------------------------------
+function sidedSites() {
+  const sided = new Set();
+  for (const v of Object.values(state.atlas.views)) for (const z of v.zones) if (z.side) sided.add(z.site);
+  return sided;
 }
 
-function togglePain(site, side) {
+function setPain(site, side, on) {
   const key = `${site}|${side || ""}`;
-  if (state.pain.has(key)) state.pain.delete(key); else state.pain.set(key, { site, side });
-  document.querySelectorAll(".zone").forEach((z) => {
-    z.classList.toggle("on", state.pain.has(`${z.dataset.site}|${z.dataset.side}`));
-  });
+  if (on === undefined) on = !state.pain.has(key);
+  if (on) state.pain.set(key, { site, side: side || null }); else state.pain.delete(key);
+  painChanged();
+}
+
+function painChanged() {
+  markZones((site, side) => state.pain.has(`${site}|${side || ""}`) || (!!side && state.pain.has(`${site}|both`)));
   const list = $("pain-list");
   list.textContent = "";
-  if (!state.pain.size) list.textContent = "none";
-  for (const { site: s, side: d } of state.pain.values()) list.append(el("span", { text: `${siteLabel(s)}${d ? " (" + d + ")" : ""}` }));
+  if (!state.pain.size) list.append(el("li", { class: "none", text: "none" }));
+  for (const [key, { site, side }] of state.pain) {
+    const name = `${painLabel(site)}${side ? " (" + side + ")" : ""}`;
+    list.append(el("li", {}, el("span", { text: name }),
+      el("button", { type: "button", class: "chip-x", "aria-label": `remove ${name}`, text: "×", onclick: () => { state.pain.delete(key); painChanged(); } })));
+  }
+  openRegionsFor([...state.pain.values()].map((p) => regionOfPain(p.site)));
+  refreshTriage();
+  refreshInterview();
 }
 
-function sideSelect(name) {
-  return el("select", { name, "aria-label": "side" },
+// One pain site as a row: its name and an "add" button, or a side chooser for a sided site.
+function siteRow(p, sided, prefix, done) {
+  const li = el("li", { "data-site": p.id }, el("span", { class: "m-label", text: p.label }));
+  const add = (side) => { setPain(p.id, side, true); done(); };
+  if (sided.has(p.id)) {
+    li.append(el("span", { class: "side-chooser", role: "group", "aria-label": `side for ${p.label}` },
+      ...["right", "left", "both"].map((s) => el("button", { type: "button", class: "secondary", "data-testid": `${prefix}-add-${p.id}-${s}`,
+        "aria-label": `${p.label}, ${s}`, text: s, onclick: () => add(s) }))));
+  } else {
+    li.append(el("button", { type: "button", class: "secondary", "data-testid": `${prefix}-add-${p.id}`, "aria-label": `add ${p.label}`, text: "add", onclick: () => add(null) }));
+  }
+  return li;
+}
+
+function setUpSearch() {
+  const input = $("pain-search"), matches = $("pain-matches");
+  const sided = sidedSites();
+  const done = () => { input.value = ""; matches.textContent = ""; input.focus(); };
+  const render = () => {
+    matches.textContent = "";
+    const q = input.value.trim().toLowerCase();
+    if (q.length < 2) return;
+    const found = state.vocab.pain.filter((p) => [p.label, p.id.replace(/_/g, " "), ...(p.aliases || [])].some((s) => s.toLowerCase().includes(q)));
+    if (!found.length) { matches.append(el("li", { class: "small", text: "No pain site matches: try another word, or tap the map." })); return; }
+    for (const p of found.slice(0, 8)) matches.append(siteRow(p, sided, "search", done));
+  };
+  input.addEventListener("input", render);
+  input.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); const b = matches.querySelector("button"); if (b) b.click(); } });
+  const all = $("pain-all");
+  for (const p of [...state.vocab.pain].sort((a, b) => a.label.localeCompare(b.label))) all.append(siteRow(p, sided, "list", () => {}));
+}
+
+// -- step 2: red flags ------------------------------------------------------------------------------------------
+function flagRow(f) {
+  const select = el("select", { name: `flag:${f.id}`, "data-testid": `flag-${f.id}`, id: `flag-${f.id}` },
+    el("option", { value: "", text: "not asked" }), el("option", { value: "no", text: "no" }), el("option", { value: "yes", text: "yes" }),
+    el("option", { value: "unsure", text: "unsure (counts as yes)" }));
+  const row = el("div", { class: `flag ${f.level} unasked`, "data-flag": f.id, "data-level": f.level },
+    el("label", { class: "q", for: `flag-${f.id}` },
+      el("span", { class: `badge ${f.level}`, text: f.level }), el("strong", { text: `${f.label}. ` }), el("span", { text: f.question })),
+    select);
+  select.addEventListener("change", () => {
+    row.classList.toggle("unasked", !select.value);
+    row.classList.toggle("raised", select.value === "yes" || select.value === "unsure");
+    flagProgress();
+    refreshInterview();
+  });
+  return row;
+}
+
+function flagProgress() {
+  const selects = [...document.querySelectorAll("#flags-site select")];
+  const box = $("flags-progress");
+  box.hidden = !selects.length;
+  const asked = selects.filter((s) => s.value).length;
+  const raised = selects.filter((s) => s.value === "yes" || s.value === "unsure").length;
+  box.textContent = `Asked ${asked} of ${selects.length} for these sites` +
+    (asked < selects.length ? ": not yet screened." : raised ? `: ${raised} raised — the plan will be withheld.` : ": screening list complete.");
+  box.classList.toggle("done", asked === selects.length && !raised);
+  box.classList.toggle("raised", raised > 0);
+}
+
+function sortedFlags() {
+  return [...state.vocab.red_flag].sort((a, b) => LEVELS[a.level] - LEVELS[b.level] || a.label.localeCompare(b.label));
+}
+
+function placeFlags(ask) {
+  const site = $("flags-site"), all = $("flags");
+  const asked = ask.map((q) => q.id);
+  const rows = new Map([...document.querySelectorAll(".flag[data-flag]")].map((r) => [r.dataset.flag, r]));
+  for (const q of ask) if (!rows.has(q.id)) rows.set(q.id, flagRow(q));
+  const order = [...asked].sort((a, b) => (LEVELS[rows.get(a).dataset.level] ?? 3) - (LEVELS[rows.get(b).dataset.level] ?? 3));
+  for (const id of order) site.append(rows.get(id));
+  for (const f of sortedFlags()) if (!asked.includes(f.id)) all.append(rows.get(f.id));
+  $("flags-empty").hidden = state.pain.size > 0;
+  $("flags-empty").textContent = "Choose where it hurts first: its screening questions appear here.";
+  if (state.pain.size && !ask.length) { $("flags-empty").hidden = false; $("flags-empty").textContent = "No screening list for these sites: open all red-flag questions."; }
+  flagProgress();
+}
+
+const refreshTriage = debounce(async () => {
+  const seq = ++state.triageSeq;
+  if (!state.pain.size) { placeFlags([]); return; }
+  try {
+    const data = await (await post("/v1/triage", { pain: painItems() })).json();
+    if (seq !== state.triageSeq) return;
+    const triage = data.triage || data;
+    placeFlags(triage.ask || []);
+  } catch (e) { $("flags-empty").hidden = false; $("flags-empty").textContent = `Could not load the screening list: ${e.message}`; }
+}, 150);
+
+// -- step 3: findings and tests by region, and the interview -------------------------------------------------------
+function sideSelect(name, label) {
+  return el("select", { name, "aria-label": `${label}: side` },
     el("option", { value: "", text: "side: —" }), el("option", { value: "left", text: "left" }),
     el("option", { value: "right", text: "right" }), el("option", { value: "both", text: "both" }));
+}
+
+function updateCounts() {
+  for (const d of document.querySelectorAll("details.region[data-region]")) {
+    const n = [...d.querySelectorAll("select[data-testid]")].filter((s) => s.value).length;
+    d.querySelector(".count").textContent = n ? ` — ${n} recorded` : "";
+  }
 }
 
 function grouped(container, entries, kind) {
@@ -103,25 +169,117 @@ function grouped(container, entries, kind) {
     if (!regions.has(e.region)) regions.set(e.region, []);
     regions.get(e.region).push(e);
   }
-  const order = ["head", "neck", "shoulder", "chest", "upper_back", "arm", "abdomen", "lower_back", "pelvis", "hip", "thigh", "knee", "lower_leg", "foot"];
-  for (const region of [...regions.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b))) {
-    const fieldset = el("fieldset", {}, el("legend", { text: region.replace("_", " ") }));
+  const rank = (r) => (REGION_ORDER.indexOf(r) < 0 ? 99 : REGION_ORDER.indexOf(r));
+  for (const region of [...regions.keys()].sort((a, b) => rank(a) - rank(b) || String(a).localeCompare(String(b)))) {
+    const details = el("details", { class: "region", "data-region": region },
+      el("summary", {}, el("span", { text: String(region).replace(/_/g, " ") }), el("span", { class: "count small" })));
     for (const e of regions.get(region)) {
       const values = kind === "finding" ? [["", "not recorded"], ["present", "present"], ["absent", "absent"]]
-                                        : [["", "not done"], ["positive", "positive"], ["negative", "negative"]];
+        : [["", "not done"], ["positive", "positive"], ["negative", "negative"]];
       const select = el("select", { name: `${kind}:${e.id}`, "data-testid": `${kind}-${e.id}`, "aria-label": e.label },
         ...values.map(([v, t]) => el("option", { value: v, text: t })));
-      fieldset.append(el("div", { class: "item" }, el("strong", { text: e.label }), el("span", { class: "how", text: e.how }),
-        select, e.sided ? sideSelect(`${kind}-side:${e.id}`) : el("span")));
+      select.addEventListener("change", updateCounts);
+      details.append(el("div", { class: "item" }, el("strong", { text: e.label }), el("span", { class: "how", text: e.how || "" }),
+        el("span", { class: "controls" }, select, e.sided ? sideSelect(`${kind}-side:${e.id}`, e.label) : el("span"))));
     }
-    container.append(fieldset);
+    container.append(details);
   }
+}
+
+function openRegionsFor(regions) {
+  for (const r of regions) for (const d of document.querySelectorAll(`details.region[data-region="${r}"]`)) d.open = true;
+}
+
+function revealControl(control) {
+  const d = control.closest("details");
+  if (d) d.open = true;
+}
+
+const ANSWER_WORDS = { present: "yes / present", absent: "no / absent", unsure: "unsure (counts as yes)", positive: "positive", negative: "negative" };
+
+function answerWords(q, a) {
+  if (q.kind === "red_flag") return { present: "yes", absent: "no", unsure: "unsure (counts as yes)" }[a] || a;
+  if (q.kind === "history") return { present: "yes", absent: "no" }[a] || a;
+  return ANSWER_WORDS[a] || a;
+}
+
+function applyAnswer(q, answer) {
+  const form = $("case-form");
+  if (q.kind === "red_flag") {
+    const select = form.querySelector(`select[name='flag:${q.id}']`);
+    const value = { present: "yes", absent: "no", unsure: "unsure" }[answer];
+    if (select) { select.value = value; select.dispatchEvent(new Event("change")); }
+    else state.extra.push(["red_flags", { id: q.id, present: answer === "unsure" ? "unsure" : answer === "present" }]);
+  } else if (q.kind === "history") {
+    const box = form.querySelector(`input[name='history:${q.id}']`);
+    if (answer === "present" && box) box.checked = true;
+    else if (answer === "absent") state.historyAbsent.add(q.id);
+    else state.extra.push(["history", { id: q.id, present: answer === "present" }]);
+  } else {
+    const kind = q.kind === "test" ? "test" : "finding";
+    const select = form.querySelector(`select[name='${kind}:${q.id}']`);
+    const sideBox = form.querySelector(`select[name='${kind}-side:${q.id}']`);
+    const side = q.side || "";
+    const item = kind === "test" ? { id: q.id, result: answer } : { id: q.id, present: answer === "present" };
+    if (side) item.side = side;
+    if (select && (!select.value || !sideBox || !sideBox.value || sideBox.value === side)) {
+      select.value = answer;
+      if (sideBox) sideBox.value = side;
+      revealControl(select);
+      updateCounts();
+    } else state.extra.push([kind === "test" ? "tests" : "findings", item]);
+  }
+  state.answered.push(`${q.label || q.text}${q.side ? " (" + q.side + ")" : ""}: ${answerWords(q, answer)}`);
+  refreshInterviewNow();
+}
+
+function showInterview(data) {
+  const box = $("interview-body");
+  box.textContent = "";
+  if (state.answered.length) {
+    box.append(el("details", { class: "answered" }, el("summary", { text: `Answered here: ${state.answered.length}` }),
+      el("ul", {}, ...state.answered.map((a) => el("li", { text: a })))));
+  }
+  const q = data.question;
+  if (data.should_stop || !q) {
+    box.append(el("p", { class: "stop", "data-testid": "interview-stop", text: `Enough to go on. ${data.rationale || ""}` }),
+      el("p", { class: "small", text: "Consult to see the results, or keep recording below." }));
+    return;
+  }
+  const answers = q.answers && q.answers.length ? q.answers
+    : ({ test: ["positive", "negative"], red_flag: ["present", "absent", "unsure"] }[q.kind] || ["present", "absent"]);
+  const card = el("div", { class: `question ${q.kind}`, "data-testid": "interview-question", "data-id": q.id, "data-kind": q.kind, "data-side": q.side || "" },
+    el("p", { class: "q-text" }, q.kind === "red_flag" ? el("span", { class: `badge ${q.level || "urgent"}`, text: `red flag${q.level ? ": " + q.level : ""}` }) : el("span"),
+      el("strong", { text: q.text })),
+    q.how_to ? el("p", { class: "how", text: `How: ${q.how_to}` }) : el("span"),
+    data.rationale ? el("p", { class: "small", text: `Why ask: ${data.rationale}` }) : el("span"));
+  const buttons = el("div", { class: "answer-buttons", role: "group", "aria-label": "answer" },
+    ...answers.map((a) => el("button", { type: "button", class: `answer ${a}`, "data-answer": a, text: answerWords(q, a), onclick: () => applyAnswer(q, a) })),
+    el("button", { type: "button", class: "secondary", "data-answer": "skip", text: "skip",
+      onclick: () => { state.skipped.push(q.side ? `${q.id}:${q.side}` : q.id); refreshInterviewNow(); } }));
+  card.append(buttons);
+  box.append(card);
+}
+
+async function refreshInterviewNow() {
+  const seq = ++state.interviewSeq;
+  const caseData = buildCase();
+  if (!caseData.pain.length && !caseData.text) return;
+  try {
+    const data = await (await post("/v1/interview", { case: caseData, skipped: state.skipped })).json();
+    if (seq === state.interviewSeq) showInterview(data);
+  } catch (e) { if (seq === state.interviewSeq) $("interview-body").textContent = `No suggestion: ${e.message}`; }
+}
+const refreshInterview = debounce(refreshInterviewNow, 350);
+
+// -- the case ---------------------------------------------------------------------------------------------------
+function painItems() {
+  return [...state.pain.values()].map(({ site, side }) => (side ? { site, side } : { site }));
 }
 
 function buildCase() {
   const form = $("case-form");
-  const data = { pain: [], findings: [], tests: [], red_flags: [], history: [] };
-  for (const { site, side } of state.pain.values()) data.pain.push(side ? { site, side } : { site });
+  const data = { pain: painItems(), findings: [], tests: [], red_flags: [], history: [] };
   for (const select of form.querySelectorAll("select[name^='finding:'], select[name^='test:']")) {
     if (!select.value) continue;
     const [kind, id] = select.name.split(":");
@@ -134,202 +292,126 @@ function buildCase() {
     if (select.value) data.red_flags.push({ id: select.name.slice(5), present: select.value === "unsure" ? "unsure" : select.value === "yes" });
   }
   for (const box of form.querySelectorAll("input[name^='history:']:checked")) data.history.push(box.name.slice(8));
+  for (const id of state.historyAbsent) if (!data.history.includes(id)) data.history.push({ id, present: false });
+  const keyOf = (x) => `${typeof x === "string" ? x : x.id || x.site}|${(typeof x === "object" && x.side) || ""}`;
+  for (const [section, item] of state.extra) {
+    data[section] = data[section] || [];
+    if (!data[section].some((x) => keyOf(x) === keyOf(item))) data[section].push(item);
+  }
   const note = $("note").value.trim();
   if (note) data.text = note;
+  for (const k of Object.keys(data)) if (Array.isArray(data[k]) && !data[k].length && k !== "pain") delete data[k];
   return data;
 }
 
-async function post(path, body) {
-  const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  if (!response.ok) {
-    let message = `${response.status}`;
-    try {
-      const err = await response.json();
-      message = Array.isArray(err.detail) ? err.detail.map((d) => `${d.loc.slice(1).join(".")}: ${d.msg}${d.suggestions && d.suggestions.length ? " (did you mean " + d.suggestions.join(", ") + "?)" : ""}`).join("; ") : err.detail;
-    } catch (e) { /* keep the status */ }
-    throw new Error(message);
-  }
-  return response;
-}
-
-// Screening as the report says it (none | partial | complete; never shown as clear unless complete).
-function screeningOf(report) {
-  return report.triage.screened;
-}
-
-// The red-flag questions not asked, as triage lists them (the general ones when no site has a list).
-function questionsOf(report) {
-  return { questions: report.triage.ask, general: report.triage.general_screening };
-}
-
-const SCREENING_WORDS = { none: "Red flags not screened", partial: "Red flags partly screened" };
-
-function showTriage(report, caseData) {
-  const triage = $("triage");
-  const alarms = report.triage.red_flags.concat(report.triage.clusters || [], (report.triage.unmatched || []).map((t) => `'${t}' (not recognised)`));
-  const flagged = alarms.length > 0;
-  const screened = screeningOf(report);
-  const unscreened = !flagged && screened !== "complete";   // never a green "clear" banner
-  triage.className = `triage ${report.triage.level}${unscreened ? " unscreened" : ""}`;
-  triage.setAttribute("data-level", report.triage.level);
-  triage.setAttribute("data-screened", screened);
-  const heading = `Triage: ${report.triage.level.replace("_", " ").toUpperCase()}`;
-  const words = unscreened && !report.triage.advice.startsWith(SCREENING_WORDS[screened]) ? ` — ${SCREENING_WORDS[screened]}. ` : ". ";
-  const summary = flagged ? ` — red flags: ${alarms.join(", ")}. ` : words;
-  triage.textContent = heading + summary + report.triage.advice;
-  showScreening(screened === "complete" ? { questions: [] } : questionsOf(report), flagged);
-}
-
-function showScreening({ questions, general }, flagged) {
-  const box = $("screening");
-  box.textContent = "";
-  box.hidden = !questions.length;
-  if (!questions.length) return;
-  const lead = flagged ? "Also ask" : "Ask before any exercise";
-  box.append(el("p", { text: `${lead} (${general ? "general screening questions" : "not yet asked for this pain"}):` }));
-  box.append(el("ul", {}, ...questions.map((q) => el("li", { "data-flag": q.id },
-    el("strong", { text: `${q.label} ` }), el("span", { class: "small", text: `[${q.level}] ` }), el("span", { text: q.question })))));
-}
-
-function showWarnings(report) {
-  const list = $("warnings");
-  list.textContent = "";
-  const shown = (report.warnings || []).filter((w) => w.code !== "not_screened");
-  list.hidden = !shown.length;
-  for (const w of shown) list.append(el("li", { "data-code": w.code, text: w.message }));
-}
-
-function showRoots(report) {
-  const roots = $("roots");
-  roots.textContent = "";
-  if (!report.root_causes.length) roots.append(el("li", { text: report.plan_withheld && report.engine.halted ? "Not assessed: emergency red flag." : "None likely yet: see next assessments." }));
-  for (const r of report.root_causes.slice(0, 6)) {
-    const bar = el("span", { class: "bar" }); bar.style.width = `${Math.max(0, r.confidence) * 8}rem`;
-    roots.append(el("li", {}, el("strong", { text: `${r.label}${r.side ? " (" + r.side + ")" : ""}` }), bar,
-      el("span", { text: `${r.confidence.toFixed(2)} ${r.status}` })));
-  }
-}
-
-// The exercise cell never shows a bare dash: a withheld exercise says what and why, a caution sits beside its exercise.
-function exerciseCell(t) {
-  const cell = el("td", { class: "exercise" });
-  if (t.exercise) cell.append(el("div", { text: t.exercise.label }));
-  else if (t.caution) cell.append(el("div", { class: "withheld", text: "Withheld" }));
-  else cell.append(el("div", { class: "small", text: "No exercise in the knowledge base: ask a clinician." }));
-  if (t.caution) cell.append(el("div", { class: "caution", text: t.caution }));
-  return cell;
-}
-
-function notesCell(t) {
-  const cell = el("td", { class: "notes" });
-  if (t.disagreement) cell.append(el("div", { class: "disagree", text: `A test disagrees: ${t.disagreement.text}.` }));
-  else if (t.tentative) cell.append(el("div", { class: "tentative", text: "Tentative: no test confirms it yet; check the muscle before loading it." }));
-  if (t.conflict) cell.append(el("div", { class: "conflict", text: t.conflict.note }));
-  return cell;
-}
-
-function showTargets(report, caseData) {
-  const body = $("targets").querySelector("tbody");
-  body.textContent = "";
-  if (report.plan_withheld) body.append(el("tr", {}, el("td", { colspan: "6", text: "Withheld: a red flag is present or unsure. Seek medical care first." })));
-  for (const t of report.targets) {
-    const where = el("td", {}, t.painful ? el("span", { text: "painful area" }) : el("span", { class: "away-mark", text: "away" }));
-    const row = el("tr", { "data-testid": `target-${t.muscle}`, "data-painful": String(t.painful), "data-tentative": String(Boolean(t.tentative)), title: t.because },
-      el("td", { text: t.label }), el("td", { class: t.action, text: t.action }), el("td", { text: t.side || "both" }), where,
-      exerciseCell(t), notesCell(t));
-    // keyboard too: each row is a button (named by its own text) that explains why this muscle is a target
-    row.setAttribute("tabindex", "0");
-    row.setAttribute("role", "button");
-    row.addEventListener("click", () => explainTarget(caseData, t.muscle));
-    row.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); explainTarget(caseData, t.muscle); }
-    });
-    body.append(row);
-  }
-}
-
-function showUnrecognised(report) {
-  // What the case held that the KB does not know comes first: it was not used.
-  const list = $("unrecognised");
-  list.textContent = "";
-  const items = report.unrecognised || [];
-  list.hidden = !items.length;
-  for (const u of items) {
-    const hint = u.suggestions.length ? ` — did you mean ${u.suggestions.join(", ")}?` : "";
-    list.append(el("li", { "data-term": u.term, text: `Not understood, not used: '${u.term}' (${u.where})${hint}` }));
-  }
-}
-
-function showReport(report, caseData) {
-  $("results").hidden = false;
-  showUnrecognised(report);
-  showTriage(report, caseData);
-  showWarnings(report);
-  showRoots(report);
-  showTargets(report, caseData);
-  const next = $("next");
-  next.textContent = "";
-  for (const n of report.next_assessments) next.append(el("li", {}, el("strong", { text: n.label }), el("span", { text: ` — ${n.why}` })));
-  $("review").textContent = report.review_advice || "";
-  $("disclaimer").textContent = report.disclaimer;
-  $("why").hidden = true;
-}
-
-async function explainTarget(caseData, muscle) {
-  const why = $("why");
-  why.hidden = false;
-  why.textContent = "Explaining…";
-  try {
-    const data = await (await post("/v1/explain", { ...caseData, target: muscle })).json();
-    why.textContent = data.text;
-  } catch (e) { why.textContent = `Could not explain: ${e.message}`; }
-}
-
-async function showGraph(caseData) {
-  const graph = $("graph");
-  graph.textContent = "Drawing…";
-  try {
-    const response = await post("/v1/explain?format=svg", caseData);
-    const blob = await response.blob();
-    const img = el("img", { alt: "explanation graph", "data-testid": "graph" });
-    img.src = URL.createObjectURL(blob);   // an <img> never runs scripts inside the SVG
-    graph.textContent = "";
-    if (response.headers.get("content-type").startsWith("image/svg")) graph.append(img);
-    else graph.append(el("pre", { text: await blob.text() }));
-  } catch (e) { graph.textContent = `No graph: ${e.message}`; }
-}
-
-async function submit(event) {
-  event.preventDefault();
+async function consult() {
   const status = $("status");
   const caseData = buildCase();
   status.textContent = "Consulting…";
   try {
     const report = await (await post("/v1/consult", caseData)).json();
-    showReport(report, caseData);
+    showReport(report, caseData, ctx());
     status.textContent = "";
-    await showGraph(caseData);
-    $("results").scrollIntoView({ behavior: "smooth" });
+    $("h-results").scrollIntoView({ block: "start" });
+    showGraph(caseData);
   } catch (e) { status.textContent = `Error: ${e.message}`; }
 }
 
-async function init() {
-  state.vocab = await (await fetch("/v1/kb/vocabulary")).json();
-  $("kb-version").textContent = `Knowledge base: ${state.vocab.kb_version}`;
-  const flags = $("flags");
-  const levels = { emergency: 0, urgent: 1, review: 2 };
-  for (const f of [...state.vocab.red_flag].sort((a, b) => levels[a.level] - levels[b.level] || a.id.localeCompare(b.id))) {
-    flags.append(el("label", { class: `flag ${f.level}` }, el("span", { class: "q", text: f.question }),
-      el("select", { name: `flag:${f.id}`, "data-testid": `flag-${f.id}`, "aria-label": f.label },
-        el("option", { value: "", text: "not asked" }), el("option", { value: "no", text: "no" }), el("option", { value: "yes", text: "yes" }),
-        el("option", { value: "unsure", text: "unsure (counts as yes)" }))));
+// -- a case from the URL: /#case=<base64url of the case JSON> (the fragment never reaches the server) --------------
+function decodeCase(hash) {
+  const m = /(?:^#|&)case=([A-Za-z0-9_\-]+=*)/.exec(hash);
+  if (!m) return null;
+  let b64 = m[1].replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
+  b64 += "=".repeat((4 - (b64.length % 4)) % 4);
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+function fillForm(c) {
+  const form = $("case-form");
+  form.reset();
+  state.pain.clear(); state.extra = []; state.historyAbsent.clear(); state.skipped = []; state.answered = [];
+  for (const row of document.querySelectorAll(".flag")) row.classList.add("unasked");
+  const items = (x) => (Array.isArray(x) ? x : []);
+  for (const p of items(c.pain)) {
+    const [site, side] = typeof p === "string" ? p.split(":") : [p.site, p.side];
+    if (site) state.pain.set(`${site}|${side || ""}`, { site, side: side || null });
   }
-  drawMap($("map-front"), FRONT, "front");
-  drawMap($("map-back"), BACK, "back");
-  grouped($("findings"), state.vocab.finding, "finding");
-  grouped($("tests"), state.vocab.test, "test");
-  for (const h of state.vocab.history) $("history").append(el("label", {}, el("input", { type: "checkbox", name: `history:${h.id}` }), ` ${h.label}`));
-  $("case-form").addEventListener("submit", submit);
+  const put = (kind, section, item, value) => {
+    const [id, sideRaw] = typeof item === "string" ? item.split(":") : [item.id, item.side];
+    const select = form.querySelector(`select[name='${kind}:${id}']`);
+    const sideBox = form.querySelector(`select[name='${kind}-side:${id}']`);
+    if (select && !select.value) { select.value = value; if (sideBox && sideRaw) sideBox.value = sideRaw; revealControl(select); }
+    else state.extra.push([section, item]);
+  };
+  for (const t of items(c.tests)) put("test", "tests", t, typeof t === "string" ? (t.split(":")[1] || "positive") : t.result);
+  for (const f of items(c.findings)) put("finding", "findings", f, typeof f === "string" || f.present !== false ? "present" : "absent");
+  for (const r of items(c.red_flags)) {
+    const id = typeof r === "string" ? r : r.id;
+    const present = typeof r === "string" ? true : r.present;
+    const select = form.querySelector(`select[name='flag:${id}']`);
+    const value = present === "unsure" ? "unsure" : present === false ? "no" : "yes";
+    if (select) { select.value = value; select.dispatchEvent(new Event("change")); } else state.extra.push(["red_flags", r]);
+  }
+  for (const h of items(c.history)) {
+    const id = typeof h === "string" ? h : h.id;
+    const box = form.querySelector(`input[name='history:${id}']`);
+    if (box && (typeof h === "string" || h.present !== false)) box.checked = true;
+    else if (typeof h === "object" && h.present === false) state.historyAbsent.add(id);
+    else state.extra.push(["history", h]);
+  }
+  for (const section of ["yellow_flags", "diagnoses"]) for (const x of items(c[section])) state.extra.push([section, x]);
+  $("note").value = typeof c.text === "string" ? c.text : "";
+  updateCounts();
+  painChanged();
+}
+
+async function openFromHash() {
+  let c;
+  try { c = decodeCase(location.hash); } catch (e) { $("status").textContent = `The case in the link could not be read: ${e.message}`; return; }
+  if (!c || typeof c !== "object") return;
+  fillForm(c);
+  await consult();
+}
+
+// -- start -------------------------------------------------------------------------------------------------------
+async function init() {
+  const [vocab, atlas] = await Promise.all([
+    fetch("/v1/kb/vocabulary").then((r) => r.json()),
+    loadAtlas((id) => id.replace(/_/g, " ")),
+  ]);
+  state.vocab = vocab;
+  state.atlas = atlas;
+  if (atlas.fallback) {
+    for (const v of Object.values(atlas.views)) for (const z of v.zones) z.label = painLabel(z.site);
+    $("atlas-note").hidden = false;
+    $("atlas-note").textContent = "Simple figure: the detailed body atlas is not available on this server.";
+  }
+  $("kb-version").textContent = `Knowledge base: ${vocab.kb_version}`;
+  const all = $("flags");
+  for (const f of sortedFlags()) all.append(flagRow(f));
+  drawInputMap($("map-front"), atlas, "front", setPain);
+  drawInputMap($("map-back"), atlas, "back", setPain);
+  setUpSearch();
+  grouped($("findings"), vocab.finding, "finding");
+  grouped($("tests"), vocab.test, "test");
+  for (const h of vocab.history) $("history").append(el("label", {}, el("input", { type: "checkbox", name: `history:${h.id}` }), el("span", { text: h.label })));
+  $("interview-start").addEventListener("click", refreshInterviewNow);
+  $("new-case").addEventListener("click", () => {
+    if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+    fillForm({});
+    $("results").hidden = true;
+    $("interview-body").textContent = "";
+    $("interview-body").append(el("p", { class: "small", text: "Choose where it hurts, then ask for a suggestion." }));
+    $("pain-search").focus();
+  });
+  $("case-form").addEventListener("submit", (e) => { e.preventDefault(); consult(); });
+  $("note").addEventListener("input", debounce(() => { if (!state.pain.size) refreshInterview(); }, 600));
+  setUpPanZoom();
+  setUpDocuments();
+  window.addEventListener("hashchange", openFromHash);
+  document.body.dataset.ready = "true";
+  await openFromHash();
 }
 
 init().catch((e) => { $("status").textContent = `Could not load the knowledge base: ${e.message}`; });

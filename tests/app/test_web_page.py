@@ -10,6 +10,14 @@ from tests.app.browser import ARTIFACTS, CHROMIUM, chromium, live_server
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test installs it as root)")
 
+READY = "body[data-ready=true]"
+
+
+def _select(page, selector, value):
+    """Select in a control that may sit in a collapsed part of the form (<details>): open it first, as a user would."""
+    page.locator(selector).evaluate("e => { const d = e.closest('details'); if (d) d.open = true; }")
+    page.select_option(selector, value)
+
 
 @pytest.fixture(scope="module")
 def server():
@@ -24,17 +32,17 @@ def browser():
 def test_a_clinician_fills_a_case_and_reads_the_result(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
     page.goto(server + "/")
-    page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
-    # red flags first
-    page.select_option("[data-testid=flag-saddle_anaesthesia]", "no")
-    page.select_option("[data-testid=flag-bladder_dysfunction]", "no")
-    # body map: outer right knee (front view: the figure's right is on the viewer's left)
+    page.wait_for_selector(READY)
+    # body map first: outer right knee (front view: the figure's right is on the viewer's left)
     page.click("[data-testid=zone-front-lateral_knee-right]")
     assert "Outside of the knee (right)" in page.inner_text("#pain-list") or "(right)" in page.inner_text("#pain-list")
+    # then red flags (any of the full list can still be answered)
+    _select(page, "[data-testid=flag-saddle_anaesthesia]", "no")
+    _select(page, "[data-testid=flag-bladder_dysfunction]", "no")
     # tests grouped by region, each with a one-line how-to
-    page.select_option("[data-testid=test-trendelenburg]", "positive")
+    _select(page, "[data-testid=test-trendelenburg]", "positive")
     page.select_option("select[name='test-side:trendelenburg']", "right")
-    page.select_option("[data-testid=test-ober_test]", "positive")
+    _select(page, "[data-testid=test-ober_test]", "positive")
     page.select_option("select[name='test-side:ober_test']", "right")
     page.click("#submit")
     page.wait_for_selector("#triage[data-level]")
@@ -56,8 +64,8 @@ def test_a_clinician_fills_a_case_and_reads_the_result(server, browser):
 def test_a_red_flag_turns_the_banner_to_emergency_and_withholds_the_plan(server, browser, answer):
     page = browser.new_page()
     page.goto(server + "/")
-    page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
-    page.select_option("[data-testid=flag-saddle_anaesthesia]", answer)
+    page.wait_for_selector(READY)
+    _select(page, "[data-testid=flag-saddle_anaesthesia]", answer)   # from the full list, before any pain
     page.click("[data-testid=zone-back-lower_back]")
     page.click("#submit")
     page.wait_for_selector("#triage[data-level]")
@@ -77,12 +85,12 @@ GREEN = "rgb(211, 249, 216)"
 def _open(browser, server):
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
     page.goto(server + "/")
-    page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
+    page.wait_for_selector(READY)
     return page
 
 
 def _mark(page, kind, id_, value, side=None):
-    page.select_option(f"[data-testid={kind}-{id_}]", value)
+    _select(page, f"[data-testid={kind}-{id_}]", value)
     if side:
         page.select_option(f"select[name='{kind}-side:{id_}']", side)
 
@@ -115,6 +123,7 @@ def test_an_exercise_withheld_with_a_disc_shows_the_caution(server, browser):
     _mark(page, "finding", "anterior_pelvic_tilt", "present")
     _mark(page, "test", "straight_leg_raise", "positive", "left")
     _mark(page, "test", "thomas_test", "positive")
+    page.click("#step-exam details.region:has(#history) summary")   # history is collapsed until wanted
     page.check("input[name='history:pain_worse_sitting_or_bending']")
     _consult(page)
     erector = page.locator("[data-testid=target-erector_spinae]")
@@ -214,10 +223,10 @@ def test_axe_finds_no_serious_or_critical_violation(server, browser, path):
     page.wait_for_load_state("networkidle")
     assert _axe_violations(page) == []
     if path == "/":
-        page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
-        page.select_option("[data-testid=flag-saddle_anaesthesia]", "no")
+        page.wait_for_selector(READY)
         page.click("[data-testid=zone-front-lateral_knee-right]")
-        page.select_option("[data-testid=test-ober_test]", "positive")
+        _select(page, "[data-testid=flag-saddle_anaesthesia]", "no")
+        _select(page, "[data-testid=test-ober_test]", "positive")
         page.click("#submit")
         page.wait_for_selector("#triage[data-level]")
         assert _axe_violations(page) == []
@@ -227,9 +236,9 @@ def test_axe_finds_no_serious_or_critical_violation(server, browser, path):
 def test_a_target_row_is_explained_from_the_keyboard(server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1800})
     page.goto(server + "/")
-    page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
+    page.wait_for_selector(READY)
     page.click("[data-testid=zone-front-lateral_knee-right]")
-    page.select_option("[data-testid=test-trendelenburg]", "positive")
+    _select(page, "[data-testid=test-trendelenburg]", "positive")
     page.select_option("select[name='test-side:trendelenburg']", "right")
     page.click("#submit")
     row = page.locator("[data-testid=target-gluteus_medius]")
