@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 OUT ?= out
 
-.PHONY: install install-test demo test check lint bench bench-http serve clean
+.PHONY: install install-test demo test check lint bench bench-http bench-batch test-ray serve clean
 
 install:
 	@bash scripts/ensure-tools.sh
@@ -40,6 +40,16 @@ bench: install
 bench-http:
 	@bash scripts/ensure-tools.sh --wrk
 	@$(PY) bench/http_load.py
+
+# compensa batch throughput: local --jobs 1 and 2 and Dask with 2 workers, in one run (about a minute)
+bench-batch: install
+	@$(PY) bench/batch_throughput.py
+
+# compensa batch --engine ray: Ray is a heavy optional extra (about 550 MB), so it gets an environment of
+# its own (.venv-ray) and this target, outside `make test`.
+test-ray: install
+	@PATH="$$HOME/.local/bin:$$PATH"; UV_PROJECT_ENVIRONMENT=.venv-ray uv sync --locked --quiet --extra ray
+	@RAY_USAGE_STATS_ENABLED=0 .venv-ray/bin/python -m pytest -q tests/engine/test_batch.py tests/app/test_batch_cli.py
 
 serve: install
 	@$(PY) -m compensa serve

@@ -10,15 +10,11 @@ a present red flag), no NaN or infinities and no number beyond what a case can m
 from __future__ import annotations
 
 import json
-import math
-import re
 
 from compensa.errors import CaseError, CompensaError, Problem
+from compensa.jsontext import MAX_JSON_DEPTH, RepeatedKey, TooDeep, strict_loads
 
-__all__ = ["BodyError", "UnsupportedMediaType", "is_json_media_type", "parse_json_body"]
-
-#: Deepest nesting accepted in a JSON body (a case is 3 levels deep).
-MAX_JSON_DEPTH = 32
+__all__ = ["MAX_JSON_DEPTH", "BodyError", "UnsupportedMediaType", "is_json_media_type", "parse_json_body"]
 
 
 class UnsupportedMediaType(CompensaError):
@@ -44,49 +40,6 @@ def is_json_media_type(content_type: str | None) -> bool:
     return True
 
 
-class _Repeated(ValueError):
-    pass
-
-
-def _pairs(pairs: list[tuple[str, object]]) -> dict:
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise _Repeated(key)
-        seen.add(key)
-    return dict(pairs)
-
-
-def _number(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
-def _constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)  # a JSON string, or the rest of an unclosed one
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-
-
-def _depth_ok(text: str) -> bool:
-    """False when arrays/objects nest deeper than :data:`MAX_JSON_DEPTH` (brackets in strings do not count).
-
-    Checked before parsing, in C-speed passes: a body with no more brackets than the limit cannot be
-    too deep; otherwise the strings are cut out and only the brackets are walked."""
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return True
-    depth = 0
-    for char in _NOT_BRACKET.sub("", _STRING.sub("", text)):
-        depth += 1 if char in "[{" else -1
-        if depth > MAX_JSON_DEPTH:
-            return False
-    return True
-
-
 def parse_json_body(body: bytes, content_type: str | None) -> object:
     """The JSON value of a request body, or raise :class:`UnsupportedMediaType` / :class:`BodyError`."""
     if not is_json_media_type(content_type):
@@ -97,11 +50,11 @@ def parse_json_body(body: bytes, content_type: str | None) -> object:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BodyError(Problem("the body is not valid UTF-8 text", "")) from None
-    if not _depth_ok(text):
-        raise BodyError(Problem(f"the JSON is nested deeper than {MAX_JSON_DEPTH} levels", ""))
     try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_float=_number, parse_constant=_constant)
-    except _Repeated as exc:
+        return strict_loads(text)
+    except TooDeep as exc:
+        raise BodyError(Problem(str(exc), "")) from None
+    except RepeatedKey as exc:
         raise BodyError(Problem(f"key {exc.args[0]!r} appears twice in one object; JSON would keep only the last",
                                 "", exc.args[0])) from None
     except json.JSONDecodeError as exc:

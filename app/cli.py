@@ -441,10 +441,10 @@ def schema(which):
 
 def _register_workflows() -> None:
     """Commands kept in modules of their own (they import this one for the case options)."""
-    from compensa.app import cli_documents, cli_interview, cli_quiz, cli_workflows
+    from compensa.app import cli_batch, cli_documents, cli_interview, cli_quiz, cli_workflows
 
     for command in (cli_workflows.whatif, cli_workflows.compare, cli_documents.handout_command,
-                    cli_documents.report_command, cli_interview.interview, cli_quiz.quiz):
+                    cli_documents.report_command, cli_interview.interview, cli_quiz.quiz, cli_batch.batch_command):
         cli.add_command(command)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import traceback
 import weakref
@@ -37,7 +36,7 @@ from compensa.app.middleware import ApiKeys, BodyLimit, RequestId, SecurityHeade
 from compensa.app.schemas import json_schema
 from compensa.engine.case_schema import case_json_schema
 from compensa.engine.report_model import ReportData, Triage
-from compensa.errors import CompensaError, Problem
+from compensa.errors import CompensaError, json_safe, problem_json
 
 __all__ = ["MAX_BODY", "app_factory", "create_app"]
 
@@ -46,38 +45,6 @@ log = logging.getLogger("compensa.http")
 #: The largest request body accepted, in bytes (a real case is a few hundred bytes).
 MAX_BODY = 64 * 1024
 STATIC = Path(__file__).resolve().parent / "static"
-
-
-def _loc(where: str) -> list:
-    """'tests[1].result' -> ['body', 'tests', 1, 'result']."""
-    out: list = ["body"]
-    for part in where.replace("]", "").replace("[", ".").split("."):
-        if part:
-            out.append(int(part) if part.isdigit() else part)
-    return out
-
-
-def _safe(value: object, depth: int = 0) -> object:
-    """Echo an input value back in JSON safely: no bytes, NaN, infinities or unpaired surrogates."""
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes that are not a JSON object>"
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, str):
-        text = value.encode("utf-8", "replace").decode("utf-8")
-        return text if len(text) <= 200 else text[:200] + "…"
-    if isinstance(value, (list, tuple)):
-        return [_safe(v, depth + 1) for v in list(value)[:20]] if depth < 3 else "…"
-    if isinstance(value, dict):
-        return {str(_safe(k, 3)): _safe(v, depth + 1) for k, v in list(value.items())[:20]} if depth < 3 else "…"
-    if value is None or isinstance(value, (bool, int, float)):
-        return value if not isinstance(value, int) or abs(value) < 10**15 else "<a very large number>"
-    return repr(value)[:200]
-
-
-def _problem_json(problem: Problem) -> dict:
-    return {"loc": _loc(problem.where), "msg": problem.message, "input": _safe(problem.value),
-            "suggestions": list(problem.suggestions)}
 
 
 def _openapi(app: FastAPI):
@@ -159,7 +126,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError):  # query parameters only
-        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "input": _safe(e.get("input")), "suggestions": []}
+        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "input": json_safe(e.get("input")), "suggestions": []}
                   for e in exc.errors()]
         return JSONResponse({"detail": detail, "request_id": rid(request)}, status_code=422)
 
@@ -172,7 +139,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CompensaError)
     async def on_compensa_error(request: Request, exc: CompensaError):
         status = 415 if isinstance(exc, UnsupportedMediaType) else 422  # a body not declared as JSON, or bad input
-        return JSONResponse({"detail": [_problem_json(p) for p in exc.problems], "request_id": rid(request)},
+        return JSONResponse({"detail": [problem_json(p) for p in exc.problems], "request_id": rid(request)},
                             status_code=status)
 
     @app.exception_handler(Exception)

@@ -2,4 +2,5 @@
 
 from compensa.app.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned worker process (compensa batch --engine dask) re-imports it
+    raise SystemExit(main())

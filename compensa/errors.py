@@ -9,6 +9,7 @@ a field path such as ``tests[2].result`` for cases) and the closest valid ids. T
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,9 @@ __all__ = [
     "Problem",
     "UsageError",
     "closest",
+    "json_loc",
+    "json_safe",
+    "problem_json",
 ]
 
 
@@ -93,3 +97,37 @@ def closest(word: object, known: Iterable[str], n: int = 3) -> tuple[str, ...]:
     if not found:
         found = [k for k in known if lowered and (lowered in k or k in lowered)][:n]
     return tuple(found)
+
+
+def json_loc(where: str, root: str = "body") -> list:
+    """A problem's place as a JSON path list: ``'tests[1].result'`` -> ``[root, 'tests', 1, 'result']``."""
+    out: list = [root]
+    for part in where.replace("]", "").replace("[", ".").split("."):
+        if part:
+            out.append(int(part) if part.isdigit() else part)
+    return out
+
+
+def json_safe(value: object, depth: int = 0) -> object:
+    """Echo an input value back in JSON safely: no bytes, NaN, infinities or unpaired surrogates, bounded."""
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes that are not a JSON object>"
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        text = value.encode("utf-8", "replace").decode("utf-8")
+        return text if len(text) <= 200 else text[:200] + "\u2026"
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, depth + 1) for v in list(value)[:20]] if depth < 3 else "\u2026"
+    if isinstance(value, dict):
+        return {str(json_safe(k, 3)): json_safe(v, depth + 1) for k, v in list(value.items())[:20]} if depth < 3 else "\u2026"
+    if value is None or isinstance(value, (bool, int, float)):
+        return value if not isinstance(value, int) or abs(value) < 10**15 else "<a very large number>"
+    return repr(value)[:200]
+
+
+def problem_json(problem: Problem, root: str = "body") -> dict:
+    """A problem as the service and ``compensa batch`` answer it: ``loc`` (a path list under ``root``),
+    ``msg``, ``input`` (echoed safely, see :func:`json_safe`) and ``suggestions``."""
+    return {"loc": json_loc(problem.where, root), "msg": problem.message, "input": json_safe(problem.value),
+            "suggestions": list(problem.suggestions)}

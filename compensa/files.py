@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "atomic_writer"]
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -16,10 +19,21 @@ def atomic_write(path: Path, data: bytes) -> None:
     permissions (0666 less the umask, not mkstemp's 0600); on any failure the temporary file is
     removed and the error (an OSError for I/O) is raised.
     """
+    with atomic_writer(path) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to stream into; on leaving the block it becomes ``path`` at once (a rename).
+
+    Like :func:`atomic_write` for output too big to hold in memory (``compensa batch``): the data
+    goes to a temporary file in the same folder; an exception inside the block (or an I/O error on
+    closing) removes it and leaves ``path`` as it was."""
     fd, tmp = tempfile.mkstemp(prefix=".compensa-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from compensa.app.cli import main
-from compensa.app.http import _loc, create_app
+from compensa.app.http import create_app
+from compensa.errors import json_loc
 from compensa.engine import consult
 from compensa.errors import CaseError
 
@@ -122,7 +123,7 @@ def test_http_agrees_with_the_library(client, name, case):
     else:
         assert response.status_code == 422, response.text
         got = sorted((tuple(d["loc"]), d["msg"]) for d in response.json()["detail"])
-        assert got == sorted((tuple(_loc(where)), message) for where, message in detail)
+        assert got == sorted((tuple(json_loc(where)), message) for where, message in detail)
 
 
 @pytest.mark.parametrize(("name", "case"), INPUTS, ids=[n for n, _ in INPUTS])
