@@ -38,12 +38,14 @@ from compensa.engine.case_schema import case_json_schema
 from compensa.engine.report_model import ReportData, Triage
 from compensa.errors import CompensaError, json_safe, problem_json
 
-__all__ = ["MAX_BODY", "app_factory", "create_app"]
+__all__ = ["MAX_BODY", "MAX_CDS_BODY", "app_factory", "create_app"]
 
 log = logging.getLogger("compensa.http")
 
 #: The largest request body accepted, in bytes (a real case is a few hundred bytes).
 MAX_BODY = 64 * 1024
+#: The largest CDS Hooks request (``/cds-services/...``): it carries the EHR's prefetched FHIR resources.
+MAX_CDS_BODY = 1024 * 1024
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -284,7 +286,7 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
 
     _add_workflow_routes(app, consultant)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    limited = BodyLimit(app, MAX_BODY)
+    limited = BodyLimit(app, MAX_BODY, {"/cds-services": MAX_CDS_BODY})
     guarded = ApiKeys(limited, settings.api_keys) if settings.api_keys else limited
     return RequestId(SecurityHeaders(guarded, settings.frame_ancestors))
 

@@ -158,21 +158,32 @@ class ApiKeys:
 
 
 class BodyLimit:
-    """Read the whole body first; refuse more than ``limit`` bytes with 413 (400 for a bad Content-Length)."""
+    """Read the whole body first; refuse more than ``limit`` bytes with 413 (400 for a bad Content-Length).
 
-    def __init__(self, app, limit: int):
+    ``larger`` gives some path prefixes a limit of their own: a CDS Hooks request carries the EHR's
+    prefetched FHIR resources, far bigger than a case."""
+
+    def __init__(self, app, limit: int, larger: dict[str, int] | None = None):
         self.app = app
         self.limit = limit
+        self.larger = tuple((larger or {}).items())
+
+    def _limit_for(self, path: str) -> int:
+        for prefix, limit in self.larger:
+            if path.startswith(prefix):
+                return limit
+        return self.limit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self._limit_for(scope.get("path", "")) if self.larger else self.limit
         declared = _header(scope, b"content-length")
         if declared is not None:
             if not declared.strip().isdigit():
                 return await answer_json(send, 400, "malformed Content-Length header")
-            if int(declared) > self.limit:
-                return await self._refuse(send)
+            if int(declared) > limit:
+                return await self._refuse(send, limit)
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -180,8 +191,8 @@ class BodyLimit:
                 return None
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                return await self._refuse(send)
+            if size > limit:
+                return await self._refuse(send, limit)
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
@@ -196,5 +207,5 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send):
-        await answer_json(send, 413, f"request body larger than {self.limit} bytes")
+    async def _refuse(self, send, limit: int):
+        await answer_json(send, 413, f"request body larger than {limit} bytes")

@@ -437,3 +437,21 @@ def test_write_the_sample_exchange(insecure):
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     assert json.loads(path.read_text())["response"]["cards"]
+
+
+def test_a_prefetch_bigger_than_a_case_body_is_accepted_up_to_the_cds_limit(insecure):
+    """An EHR's prefetch can hold hundreds of Observations: far over the 64 KiB case limit, under 1 MiB."""
+    from compensa.app.http import MAX_BODY, MAX_CDS_BODY
+
+    request = knee_request()
+    filler = observation("bp", {"system": "https://ehr.example.org/local-codes", "code": "unrelated"}, valueString="x" * 400)
+    request["prefetch"]["observations"]["entry"] += [{"resource": {**filler, "id": f"bp{i}"}} for i in range(250)]
+    size = len(json.dumps(request).encode())
+    assert MAX_BODY < size < MAX_CDS_BODY
+    response = insecure.post(SERVICE, json=request)
+    assert response.status_code == 200, response.text[:300]
+    assert any("Likely root" in card["summary"] for card in response.json()["cards"])
+    request["prefetch"]["observations"]["entry"] *= 12  # now over the CDS limit
+    assert insecure.post(SERVICE, json=request).status_code == 413
+    assert insecure.post("/v1/consult", content=b"{" + b" " * MAX_BODY + b"}",
+                         headers={"content-type": "application/json"}).status_code == 413
