@@ -30,6 +30,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from compensa.app import schemas
 from compensa.app.middleware import ApiKeys, BodyLimit, RequestId, SecurityHeaders
@@ -286,7 +287,10 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
 
     _add_workflow_routes(app, consultant)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    limited = BodyLimit(app, MAX_BODY, {"/cds-services": MAX_CDS_BODY})
+    # responses of 1 KB and more are gzipped for clients that ask (the page's vocabulary and body atlas
+    # are ~170 KB of JSON); a client that does not ask (wrk, most programs) gets them as they are
+    compressed = GZipMiddleware(app, minimum_size=1024)
+    limited = BodyLimit(compressed, MAX_BODY, {"/cds-services": MAX_CDS_BODY})
     guarded = ApiKeys(limited, settings.api_keys) if settings.api_keys else limited
     return RequestId(SecurityHeaders(guarded, settings.frame_ancestors))
 

@@ -219,3 +219,21 @@ def test_consultations_run_one_at_a_time_per_worker_and_probes_still_answer(monk
         assert client.get("/healthz").status_code == 200  # not stuck behind the queued consultations
         assert [r.result().status_code for r in replies] == [200] * 8
     assert most == 1
+
+
+def test_large_responses_are_gzipped_for_clients_that_ask_and_plain_for_others():
+    """The page's first load (vocabulary, body atlas, scripts) travels compressed; programs that do not
+    send Accept-Encoding get plain JSON."""
+    import gzip as gz
+
+    from compensa.app.http import create_app
+
+    client = TestClient(create_app())
+    plain = client.get("/v1/kb/vocabulary", headers={"accept-encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    raw = client.get("/v1/kb/vocabulary", headers={"accept-encoding": "gzip"})
+    assert raw.headers.get("content-encoding") == "gzip"
+    assert raw.json() == plain.json()  # httpx decodes it: the same document
+    with client.stream("GET", "/v1/body-atlas", headers={"accept-encoding": "gzip"}) as streamed:
+        body = b"".join(streamed.iter_raw())
+    assert streamed.headers.get("content-encoding") == "gzip" and len(body) < len(gz.decompress(body)) / 2
