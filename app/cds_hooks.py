@@ -85,6 +85,8 @@ class JWTRejected(Exception):
 
 
 _clients: dict[str, Any] = {}
+_jwks_failed: dict[str, float] = {}  # JWKS URL -> when (time.monotonic) fetching it last failed
+_JWKS_RETRY = 10.0  # seconds before a JWKS that could not be fetched is tried again
 _seen_jti: dict[str, float] = {}
 _jwt_lock = threading.Lock()
 
@@ -133,12 +135,27 @@ def verify_jwt(authorization: str | None, audience: str | list[str], trusted: di
     jku = header.get("jku")
     if jku is not None and jku != jwks_url:
         raise JWTRejected(f"the JWT's jku {jku!r} is not the JWKS URL configured for issuer {issuer!r}")
+    failed = _jwks_failed.get(jwks_url)
+    if failed is not None and time.monotonic() - failed < _JWKS_RETRY:
+        # the JWKS could not be fetched a moment ago: refuse at once rather than make every request wait
+        # out the fetch timeout in turn (PyJWKClient fetches under one lock)
+        raise JWTRejected(f"the issuer's JWKS could not be fetched just now; retry in {_JWKS_RETRY:.0f} s")
     try:
         key = _jwk_client(jwks_url).get_signing_key_from_jwt(token)
+    except jwt.PyJWKClientConnectionError as exc:
+        _jwks_failed[jwks_url] = time.monotonic()
+        log.warning("CDS Hooks: the JWKS of issuer %s could not be fetched from %s: %s", issuer, jwks_url, exc)
+        raise JWTRejected(f"the issuer's JWKS could not be fetched ({exc})") from None
     except jwt.PyJWKClientError as exc:
         log.warning("CDS Hooks: no signing key for issuer %s from %s: %s", issuer, jwks_url, exc)
         raise JWTRejected(f"the signing key {header.get('kid')!r} could not be found at the issuer's JWKS "
                           f"({exc})") from None
+    _jwks_failed.pop(jwks_url, None)
+    family = {"ES": "EC", "RS": "RSA", "PS": "RSA"}[alg[:2]]
+    if key.key_type != family:
+        # PyJWT raises TypeError (not a PyJWTError) when alg and key type differ: refused here, by name
+        raise JWTRejected(f"the JWT algorithm {alg} needs an {family} key, but key {header.get('kid')!r} is "
+                          f"{key.key_type}")
     try:
         claims = jwt.decode(token, key.key, algorithms=[alg], audience=audiences, issuer=issuer, leeway=_LEEWAY,
                             options={"require": ["iss", "aud", "exp", "iat", "jti"]})
@@ -150,6 +167,8 @@ def verify_jwt(authorization: str | None, audience: str | list[str], trusted: di
         raise JWTRejected(f"the JWT lacks the {exc.claim!r} claim (iss, aud, exp, iat and jti are required)") from None
     except jwt.PyJWTError as exc:
         raise JWTRejected(f"the JWT is not valid: {exc}") from None
+    except (TypeError, ValueError) as exc:  # a key PyJWT cannot use for this algorithm (curve, size)
+        raise JWTRejected(f"the JWT's signing key cannot verify {alg}: {exc}") from None
     now = time.time()
     with _jwt_lock:
         for old in [j for j, until in _seen_jti.items() if until < now]:
@@ -347,6 +366,10 @@ def _next(report: dict) -> str:
     return "**Worth assessing next**\n" + "\n".join(f"- {_md(n['label'])}: {_md(n.get('why', ''))}" for n in nexts[:3])
 
 
+#: The most rows the "Not used" card lists (the rest are counted): a card is read by a person.
+_MAX_ROWS = 50
+
+
 def _not_used_card(make: _Cards, report: dict, not_used: list[dict], notes: list[str]) -> dict | None:
     unrecognised = report.get("unrecognised") or []
     if not not_used and not unrecognised and not notes:
@@ -355,6 +378,9 @@ def _not_used_card(make: _Cards, report: dict, not_used: list[dict], notes: list
     rows += [f"- term {_md(u['term'])} ({_md(u['where'])}): not in the knowledge base"
              + (f"; did you mean {_md(', '.join(u['suggestions']))}?" if u.get("suggestions") else "")
              for u in unrecognised]
+    if len(rows) > _MAX_ROWS:  # a 1 MiB prefetch of unusable resources made a half-megabyte card
+        rows = rows[:_MAX_ROWS] + [f"- … and {len(rows) - _MAX_ROWS} more"]
+    notes = notes if len(notes) <= _MAX_ROWS else notes[:_MAX_ROWS] + [f"… and {len(notes) - _MAX_ROWS} more"]
     detail = ["**Not used**\n" + "\n".join(rows) if rows else "", "**Read with care**\n" + "\n".join(
         f"- {_md(n)}" for n in notes) if notes else ""]
     count = len(not_used) + len(unrecognised)
@@ -413,12 +439,25 @@ def check_feedback(body: object) -> list[dict]:
     return body["feedback"]
 
 
+def _json_line(record: dict) -> str:
+    """One JSON line: UTF-8 text where it can be, ASCII escapes when it holds an unpaired surrogate."""
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
+    return text + "\n"
+
+
 def record_feedback(service_id: str, entries: list[dict], path: Path | None, issuer: str | None) -> None:
     """Append each feedback entry as a JSON line to ``path`` (or keep it in memory when unset)."""
     import datetime
 
     received = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     lines = [{"received": received, "service": service_id, "issuer": issuer, **entry} for entry in entries]
+    # all lines are made before any is written, in one write: text that cannot be UTF-8 (an unpaired
+    # surrogate from a \ud800 escape) is written as ASCII escapes, never a 500 after half the entries
+    text = "".join(_json_line(line) for line in lines).encode("utf-8")
     with _feedback_lock:
         if path is None:
             _memory_feedback.extend(lines)
@@ -426,6 +465,5 @@ def record_feedback(service_id: str, entries: list[dict], path: Path | None, iss
             log.info("CDS Hooks feedback: %d entries for %s kept in memory (set COMPENSA_CDS_FEEDBACK to keep "
                      "them in a file)", len(lines), service_id)
             return
-        with open(path, "a", encoding="utf-8") as out:
-            for line in lines:
-                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+        with open(path, "ab") as out:
+            out.write(text)

@@ -69,6 +69,36 @@ def _check_output(output: str) -> tuple[Path | None, bool]:
     return path, path.exists() and not path.is_file()
 
 
+def _exit_on_sigterm(stack: ExitStack) -> None:
+    """While the batch runs, SIGTERM (``kill``, ``timeout``, a container stopping) exits like ctrl-C,
+    through the ``finally`` blocks, so the temporary output file is removed, not left behind."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    stack.callback(signal.signal, signal.SIGTERM, previous)
+
+
+def _check_not_the_input(cases_file: str, path: Path | None) -> None:
+    """Refuse an output that is the input file (by any name: the same path, a symlink, a hard link):
+    the finished output would be renamed over the cases it was read from."""
+    if path is None or cases_file == "-":
+        return
+    try:
+        same = path.exists() and os.path.samefile(cases_file, path)
+    except OSError:
+        return  # cannot tell: the open or the write reports any real problem
+    if same:
+        raise UsageError(Problem(f"the output {str(path)!r} is the input file: the reports would replace the "
+                                 "cases; give another -o file", str(path)))
+
+
 def _progress_bar(stack: ExitStack, cases_file: str, show: bool | None):
     if show is None:
         show = sys.stderr.isatty()
@@ -112,12 +142,14 @@ def batch_command(ctx: click.Context, cases_file: str, output: str, jobs: int | 
         raise UsageError("--address names a Dask scheduler or a Ray cluster: use it with --engine dask or ray")
     _check_input(cases_file)
     path, in_place = _check_output(output)
+    _check_not_the_input(cases_file, path)
     check_engine(engine)
     root = ctx.find_root().obj
     kb_path = root.get("kb") if isinstance(root, dict) else None
     worker = BatchWorker(load_kb(kb_path) if kb_path else None, strict=strict)
     summary = BatchSummary()
     with ExitStack() as stack:
+        _exit_on_sigterm(stack)
         try:
             source = (sys.stdin.buffer if cases_file == "-"
                       else stack.enter_context(open(cases_file, "rb")))

@@ -54,6 +54,7 @@ conditions, unreadable values) is listed in :attr:`FhirCase.not_used` with the r
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 from dataclasses import dataclass, field
 from collections.abc import Collection
@@ -117,8 +118,21 @@ class FhirCase:
 
 # ---------------------------------------------------------------------------------------------- codes
 
+_KNOWN_SYSTEMS = {s.lower(): s for s in (*SYSTEMS, KB_SYSTEM)}
+
+
+def _system(system: str) -> str:
+    """A coding's system as the URI compensa indexes: one of ours (:data:`SYSTEMS`, :data:`KB_SYSTEM`)
+    whatever its letter case, surrounding spaces or trailing slash; any other system as given."""
+    return _KNOWN_SYSTEMS.get(system.strip().rstrip("/").lower(), system)
+
+
 def _norm(system: str, code: str) -> str:
+    """A code as indexed: trimmed; ICD-10 without dots in upper case; a :data:`KB_SYSTEM` code (a KB id)
+    in lower case with spaces and hyphens as underscores (``Bowel Dysfunction`` -> ``bowel_dysfunction``)."""
     code = code.strip()
+    if system == KB_SYSTEM:
+        return re.sub(r"[\s\-]+", "_", code.lower())
     return code.replace(".", "").upper() if SYSTEMS.get(system, "").startswith("icd10") else code
 
 
@@ -137,14 +151,14 @@ def code_index(kb) -> dict[tuple[str, str], list[tuple[str, str]]]:
         for system, key in SYSTEMS.items():
             if a.codes.get(key):
                 add((system, _norm(system, a.codes[key])), a.kind, a.id)
-        add((KB_SYSTEM, a.id), a.kind, a.id)
+        add((KB_SYSTEM, _norm(KB_SYSTEM, a.id)), a.kind, a.id)
     for kind, entries in groups.items():
         for entry in entries.values():
             for system, key in SYSTEMS.items():
                 codes = getattr(entry, "codes", None) or {}
                 if codes.get(key):
                     add((system, _norm(system, codes[key])), kind, entry.id)
-            add((KB_SYSTEM, entry.id), kind, entry.id)
+            add((KB_SYSTEM, _norm(KB_SYSTEM, entry.id)), kind, entry.id)
     return index
 
 
@@ -166,6 +180,7 @@ def _lookup(index, concept: Any) -> list[tuple[str, str]]:
     for c in _codings(concept):
         system, code = c.get("system"), c.get("code")
         if isinstance(system, str) and isinstance(code, str):
+            system = _system(system)
             for hit in index.get((system, _norm(system, code)), []):
                 if hit not in found:
                     found.append(hit)
@@ -173,7 +188,20 @@ def _lookup(index, concept: Any) -> list[tuple[str, str]]:
 
 
 def _has_code(concept: Any, system: str, codes: Collection[str]) -> bool:
-    return any(c.get("system") == system and c.get("code") in codes for c in _codings(concept))
+    return any(isinstance(c.get("system"), str) and _system(c["system"]) == system
+               and isinstance(c.get("code"), str) and c["code"].strip() in codes for c in _codings(concept))
+
+
+def _texts(concept: Any) -> list[str]:
+    """The words of a CodeableConcept a person would read: its text, its codings' displays, and the
+    codes in :data:`KB_SYSTEM` (KB ids, however spelled), for matching by name."""
+    if not isinstance(concept, dict):
+        return []
+    codings = _codings(concept)
+    texts = [concept.get("text")] + [c.get("display") for c in codings] + [
+        str(c.get("code")).replace("_", " ") for c in codings
+        if isinstance(c.get("system"), str) and _system(c["system"]) == KB_SYSTEM and isinstance(c.get("code"), str)]
+    return [t for t in texts if isinstance(t, str) and t.strip()]
 
 
 def _qualifiers(resource: dict) -> tuple[set[str], set[str]]:
@@ -255,14 +283,74 @@ def _when(resource: dict) -> str:
     return ""
 
 
+_DATE_TIME = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+                        r"(Z|[+-]\d{2}:\d{2})?)?)?)?")
+_UTC = datetime.UTC
+_ZONES = datetime.timedelta(hours=14)  # UTC-12 .. UTC+14: where an instant with no time zone may lie
+
+
+def _span(when: str) -> tuple[datetime.datetime, datetime.datetime] | None:
+    """The UTC interval a FHIR date, dateTime or instant stands for, or ``None`` when it is not one.
+
+    A dateTime with a time zone is one instant; a partial date (``2026``, ``2026-12``, ``2026-12-01``)
+    is the whole year, month or day, and without a time zone that is widened by 14 hours each way
+    (its zone is unknown). Comparing these, never the strings, orders answers written in different
+    zones or precisions; two answers whose intervals overlap cannot be ordered."""
+    match = _DATE_TIME.fullmatch(when.strip()) if isinstance(when, str) else None
+    if not match:
+        return None
+    year, month, day, hour, minute, second, zone = match.groups()
+    try:
+        if hour is not None:
+            start = datetime.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+            if zone:
+                offset = datetime.timedelta(0) if zone == "Z" else (1 if zone[0] == "+" else -1) * datetime.timedelta(
+                    hours=int(zone[1:3]), minutes=int(zone[4:6]))
+                point = (start - offset).replace(tzinfo=_UTC)
+                return point, point
+            start, end = start, start + datetime.timedelta(seconds=1)
+        elif day is not None:
+            start = datetime.datetime(int(year), int(month), int(day))
+            end = start + datetime.timedelta(days=1)
+        elif month is not None:
+            start = datetime.datetime(int(year), int(month), 1)
+            end = datetime.datetime(int(year) + (month == "12"), int(month) % 12 + 1, 1)
+        else:
+            start, end = datetime.datetime(int(year), 1, 1), datetime.datetime(int(year) + 1, 1, 1)
+    except (ValueError, OverflowError):
+        return None
+    try:
+        return (start - _ZONES).replace(tzinfo=_UTC), (end + _ZONES).replace(tzinfo=_UTC)
+    except OverflowError:
+        return None
+
+
+def _later(new: str, old: str) -> bool | None:
+    """Whether the answer dated ``new`` is surely later (True) or surely earlier (False) than the one
+    dated ``old``; ``None`` when they cannot be ordered (undated, unreadable, or overlapping)."""
+    a, b = _span(new), _span(old)
+    if a is None or b is None:
+        return None
+    if a[0] > b[1] or (a[0] == a[1] and b[0] == b[1] and a[0] > b[0]):
+        return True
+    if b[0] > a[1] or (a[0] == a[1] and b[0] == b[1] and b[0] > a[0]):
+        return False
+    return None
+
+
 def _age(birth: str, today: datetime.date) -> int | None:
     try:
         parts = [int(p) for p in birth.split("-")]
     except ValueError:
         return None
     year, month, day = (parts + [1, 1])[:3] if len(parts) < 3 else parts[:3]
-    if len(parts) < 3:  # a year or year-month only: the youngest the person can be
-        month, day = (parts[1] if len(parts) > 1 else 12), 28
+    if len(parts) < 3:  # a year or year-month only: the youngest the person can be (born on its last day)
+        import calendar
+
+        month = parts[1] if len(parts) > 1 else 12
+        if not 1 <= month <= 12 or not 1 <= year <= 9999:
+            return None
+        day = calendar.monthrange(year, month)[1]
     years = today.year - year - ((today.month, today.day) < (month, day))
     return years if 0 <= years <= 130 else None
 
@@ -270,7 +358,11 @@ def _age(birth: str, today: datetime.date) -> int | None:
 def _presence(resource: dict, allow_unsure: bool) -> tuple[bool | str | None, str]:
     """An Observation's yes/no answer: True, False, 'unsure' or None (unreadable), and a note."""
     if "valueBoolean" in resource:
-        return bool(resource["valueBoolean"]), ""
+        # only a JSON true or false: fhir.resources (lax pydantic) lets null, 0 or "no" through, and
+        # bool() would read null and 0 as a no
+        if isinstance(resource["valueBoolean"], bool):
+            return resource["valueBoolean"], ""
+        return ("unsure" if allow_unsure else None), f"valueBoolean {resource['valueBoolean']!r} is not true or false"
     if isinstance(resource.get("valueString"), str):
         word = resource["valueString"].strip().lower()
         if word in _YES:
@@ -282,13 +374,16 @@ def _presence(resource: dict, allow_unsure: bool) -> tuple[bool | str | None, st
         return ("unsure" if allow_unsure else None), f"value {resource['valueString']!r} is not yes/no"
     concept = resource.get("valueCodeableConcept")
     if isinstance(concept, dict):
+        said = set()
         for c in _codings(concept):
-            if c.get("system") == ANSWER_SYSTEM and c.get("code") in ("yes", "present"):
-                return True, ""
-            if c.get("system") == ANSWER_SYSTEM and c.get("code") in ("no", "absent"):
-                return False, ""
-            if c.get("system") == ANSWER_SYSTEM and c.get("code") == "unsure":
-                return ("unsure" if allow_unsure else None), ""
+            if isinstance(c.get("system"), str) and _system(c["system"]) == ANSWER_SYSTEM:
+                code = str(c.get("code", "")).strip().lower()
+                said.add(True if code in ("yes", "present") else False if code in ("no", "absent") else "unsure")
+        if said == {True} or said == {False}:
+            return said.pop(), ""
+        if said:  # unsure, or yes and no at once: not a no
+            return ("unsure" if allow_unsure else None), ("" if said == {"unsure"} else
+                                                          f"answer {_describe(concept)} says both yes and no")
         return ("unsure" if allow_unsure else None), f"answer {_describe(concept)} is not a yes/no compensa reads"
     if isinstance(resource.get("dataAbsentReason"), dict):
         return ("unsure" if allow_unsure else None), "no value (dataAbsentReason)"
@@ -303,7 +398,7 @@ def _result(resource: dict) -> str | None:
             return "positive"
         if _has_code(concept, INTERPRETATION, ("NEG",)):
             return "negative"
-    if "valueBoolean" in resource:
+    if isinstance(resource.get("valueBoolean"), bool):
         return "positive" if resource["valueBoolean"] else "negative"
     if isinstance(resource.get("valueString"), str):
         word = resource["valueString"].strip().lower()
@@ -369,9 +464,12 @@ class _Reader:
             key = (section, str(term), side)
             rank = _RANK.get(one.get("present"), 0) if section == "red_flags" else 0
             old = self.items.get(key)
-            undated = section == "red_flags" and old is not None and not (when and old[0])
-            if old is None or (rank > old[1] if undated else (when, rank) > (old[0], old[1])):
-                # the latest answer wins; an undated red-flag answer cannot be ordered, so the more alarming does
+            later = None if old is None else _later(when, old[0])
+            if section != "red_flags" and later is None and old is not None:
+                later = True if when > old[0] else None  # not ordered by time: the later string, as before
+            # the surely later answer wins; two red-flag answers that cannot be ordered (undated, in
+            # overlapping periods such as a day and a time on it) keep the more alarming
+            if old is None or later is True or (later is None and rank > old[1]):
                 self.items[key] = (when, rank, one, ref)
         if ref not in self.out.sources:
             self.out.sources.append(ref)
@@ -397,11 +495,21 @@ class _Reader:
         return case
 
     # -- resources
+    _PATIENT_REF = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?")
+
     def other_patient(self, resource: dict) -> str | None:
+        """The reference to another patient than the one in context that ``resource`` is about, if any.
+
+        A reference names the patient by its last ``Patient/<id>``, relative or absolute
+        (``https://ehr/fhir/Patient/1``) and with or without a version (``Patient/1/_history/2``); a
+        reference that names no patient id (``urn:uuid:...``, an identifier only) is not taken for
+        another patient."""
         subject = resource.get("subject") or resource.get("patient")
         reference = subject.get("reference") if isinstance(subject, dict) else None
-        if self.patient_id and isinstance(reference, str) and reference.startswith("Patient/") \
-                and reference != f"Patient/{self.patient_id}":
+        if not self.patient_id or not isinstance(reference, str):
+            return None
+        match = self._PATIENT_REF.search(reference.strip().split("?")[0])
+        if match and match.end() == len(reference.strip().split("?")[0]) and match.group(1) != self.patient_id:
             return reference
         return None
 
@@ -439,9 +547,11 @@ class _Reader:
         if _has_code(code, LOINC, PAIN_LOINC) or _has_code(code, KB_SYSTEM, ("pain",)):
             self.pain(resource, ref, what, when)
             return
+        used = self.components(resource, ref)
         hits = _lookup(self.index, code)
         if not hits:
-            self.unknown(resource, ref, what, when)
+            if not used or any(k.startswith("value") for k in resource) or self.resembles(code):
+                self.unknown(resource, ref, what, when)
             return
         for kind in _KINDS:
             ids = [i for k, i in hits if k == kind]
@@ -480,6 +590,25 @@ class _Reader:
                     continue
                 for id_ in ids:
                     self.put(_SECTION[kind], {"id": id_, "present": present}, when, ref)
+
+    def components(self, resource: dict, ref: str) -> bool:
+        """Read each ``component`` of an Observation (a panel of questions) as an Observation of its
+        own, with the parent's subject, status and time: a red flag answered in a component counts.
+        Whether any component was used."""
+        used = False
+        parent = {k: v for k, v in resource.items() if k not in ("id", "component", "code", "interpretation",
+                                                                   "dataAbsentReason") and not k.startswith("value")}
+        for index, component in enumerate(resource.get("component") or []):
+            if not isinstance(component, dict) or not isinstance(component.get("code"), dict):
+                continue
+            before = len(self.out.sources), len(self.items)
+            self.observation({**parent, **component}, f"{ref}.component[{index}]")
+            used = used or (len(self.out.sources), len(self.items)) != before
+        return used
+
+    def resembles(self, concept: Any) -> bool:
+        """Whether a code's text, a display or a :data:`KB_SYSTEM` code reads like a red flag."""
+        return any(self.vocab.resembles_red_flag(t) for t in _texts(concept))
 
     def sided(self, ids: list[str], section: str, fields: dict, resource: dict, ref: str, what: str,
               when: str) -> None:
@@ -541,10 +670,7 @@ class _Reader:
             self.put("pain", item, when, ref)
 
     def unknown(self, resource: dict, ref: str, what: str, when: str) -> None:
-        concept = resource.get("code")
-        text = concept.get("text") if isinstance(concept, dict) else None
-        texts = [t for t in [text] + [c.get("display") for c in _codings(concept)] if isinstance(t, str) and t.strip()]
-        for t in texts:
+        for t in _texts(resource.get("code")):
             if self.vocab.resembles_red_flag(t):
                 present, _ = _presence(resource, allow_unsure=True) if resource.get("resourceType") == "Observation" \
                     else (True, "")
@@ -638,6 +764,7 @@ class _Reader:
         if problem:
             what = resource.get("resourceType", "?") if isinstance(resource, dict) else "?"
             self.skip(_ref(resource, where) if isinstance(resource, dict) else where, str(what), problem)
+            self.salvage(resource, where)
             return
         assert isinstance(resource, dict)
         handler = {"Patient": self.patient, "Observation": self.observation, "Condition": self.condition,
@@ -649,6 +776,38 @@ class _Reader:
                       "compensa reads Patient, Observation, Condition and QuestionnaireResponse only")
         else:
             handler(resource, where)
+
+    def salvage(self, data: object, where: str, depth: int = 0) -> None:
+        """Red flags in data that is not valid FHIR (a resource that fails validation, a Bundle whose
+        ``entry`` is not a list, a bare list of resources) count as unsure: a red-flag answer is never
+        dropped because its resource is malformed. A coded concept (``code``) anywhere in it that is a
+        KB red flag, or reads like one, is screened -- unless its resource says it was entered in
+        error, is refuted, or is about another patient."""
+        if depth > 64:
+            return
+        if isinstance(data, list):
+            for index, item in enumerate(data):
+                self.salvage(item, f"{where}[{index}]", depth + 1)
+            return
+        if not isinstance(data, dict):
+            return
+        if data.get("status") in ("entered-in-error", "cancelled") or self.other_patient(data) or {
+                str(c.get("code")) for c in _codings(data.get("verificationStatus"))} & {"refuted", "entered-in-error"}:
+            return
+        ref = _ref(data, where)
+        concept = data.get("code")
+        flags = [i for k, i in _lookup(self.index, concept) if k == "red_flag"]
+        if not flags and not _lookup(self.index, concept) and isinstance(concept, dict):
+            flags = [t.strip()[:200] for t in _texts(concept) if self.vocab.resembles_red_flag(t)][:1]
+        when = _when(data) if _span(_when(data)) else ""  # its own date when readable, else undated
+        for id_ in flags:
+            self.put("red_flags", {"id": id_, "present": "unsure"}, when, ref)
+        if flags:
+            self.out.notes.append(f"{ref} ({_describe(concept)}): not valid FHIR, but it records a red flag, "
+                                  "so that red flag is read as unsure")
+        for key, value in data.items():
+            if key != "code" and isinstance(value, (dict, list)):
+                self.salvage(value, f"{where}.{key}" if ref == where else f"{ref}.{key}", depth + 1)
 
     def bundle(self, bundle: dict, where: str) -> None:
         for index, entry in enumerate(bundle.get("entry") or []):

@@ -177,14 +177,41 @@ def _words(answer: dict) -> list[str]:
     return []
 
 
-def _kind_of(kb, link_id: str) -> str | None:
+def _kinds_of(kb, link_id: str) -> list[str]:
+    """The sections ``link_id`` is a KB id of (red flags first)."""
+    kinds = []
     if link_id in kb.red_flags:
-        return "red_flags"
+        kinds.append("red_flags")
     if link_id in kb.pain_sites:
-        return "pain"
+        kinds.append("pain")
     if link_id in kb.assessments:
-        return "findings" if kb.assessments[link_id].kind == "finding" else "tests"
-    return None
+        kinds.append("findings" if kb.assessments[link_id].kind == "finding" else "tests")
+    return kinds
+
+
+def _kind_of(kb, link_id: str) -> str | None:
+    kinds = _kinds_of(kb, link_id)
+    return kinds[0] if kinds else None
+
+
+def _section_for(kb, link_id: str, group: str | None, text: object) -> tuple[str, str]:
+    """The section an answered item is read in, and the term it is read as.
+
+    A KB id is read as what it is, whatever group holds it (a red flag under ``pain`` is still a red
+    flag: read as a pain site, its yes or unsure was lost); the group decides only between kinds
+    sharing the id. An unknown linkId is a term of its group's section (``history`` outside the
+    groups), or a red flag named by the item's ``text`` when that text reads like one."""
+    kinds = _kinds_of(kb, link_id)
+    if kinds:
+        return (group if group in kinds else kinds[0]), link_id
+    from compensa.app.fhir_case import _prepared
+
+    vocab, _ = _prepared(kb)
+    if isinstance(text, str) and text.strip() and vocab.resembles_red_flag(text):
+        return "red_flags", text.strip()[:200]
+    if group is None or group == "about":
+        return "history", link_id  # not an item compensa knows: kept as a term, so the report lists it
+    return group, link_id
 
 
 def _read(section: str, link_id: str, word: str, sided: bool) -> dict | None:
@@ -234,9 +261,9 @@ def items_from_questionnaire_response(qr: dict, kb) -> tuple[list[tuple[str, dic
                 walk(a.get("item"), group)
             walk(node.get("item"), group)
             if answers:
-                one(link_id, answers, group)
+                one(link_id, answers, group, node.get("text"))
 
-    def one(link_id: str, answers: list[dict], group: str | None) -> None:
+    def one(link_id: str, answers: list[dict], group: str | None, text: object = None) -> None:
         if link_id == "age" and group in ("about", None):
             value = answers[0].get("valueInteger")
             if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 130:
@@ -251,15 +278,12 @@ def items_from_questionnaire_response(qr: dict, kb) -> tuple[list[tuple[str, dic
             else:
                 unmapped.append((link_id, "compensa reads sex as female or male only"))
             return
-        known = _kind_of(kb, link_id)
-        section = known if known and (group in (None, "about") or group == known) else group
-        if section is None or section == "about":
-            section = "history"  # not an item compensa knows: kept as a term, so the report lists it
-        sided = bool(known in ("findings", "tests") and kb.assessments[link_id].sided)
+        section, term = _section_for(kb, link_id, group, text)
+        sided = bool(section in ("findings", "tests") and link_id in kb.assessments and kb.assessments[link_id].sided)
         for a in answers:
             words = _words(a)
-            item = _read(section, link_id, words[0], sided) if words else (
-                {"id": link_id, "present": "unsure"} if section == "red_flags" else None)
+            item = _read(section, term, words[0], sided) if words else (
+                {"id": term, "present": "unsure"} if section == "red_flags" else None)
             if item is None:
                 unmapped.append((link_id, f"the answer {a!r} cannot be read for a {section} item"[:300]))
             else:
@@ -267,6 +291,27 @@ def items_from_questionnaire_response(qr: dict, kb) -> tuple[list[tuple[str, dic
 
     walk(qr.get("item"), None)
     return items, context, unmapped
+
+
+def _validation_problems(resource: dict) -> list[Problem]:
+    """fhir.resources' validation errors of ``resource`` as problems at their field paths
+    (``item[2].item[0].answer``), so a 422 names where the resource is wrong."""
+    from pydantic import ValidationError
+
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False)[:10]:
+            parts = [p for p in error.get("loc", ()) if p not in ("root",)]
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
+            problems.append(Problem(f"invalid FHIR R4 QuestionnaireResponse: {error.get('msg', '')}", where))
+        return problems
+    except Exception:  # noqa: BLE001 - odd input fhir.resources trips on: the caller's one-line message
+        return []
+    return []
 
 
 def case_from_questionnaire_response(qr: dict, kb) -> tuple[dict, list[dict]]:
@@ -280,7 +325,7 @@ def case_from_questionnaire_response(qr: dict, kb) -> tuple[dict, list[dict]]:
                                 qr.get("resourceType") if isinstance(qr, dict) else None))
     problem = validate_resource(qr)
     if problem:
-        raise CaseError(Problem(problem, "body"))
+        raise CaseError(_validation_problems(qr) or [Problem(problem, "")])
     reader = _Reader(kb, None, datetime.date.today())
     reader.questionnaire_response(qr, "QuestionnaireResponse")
     case = reader.case()
@@ -296,6 +341,9 @@ def case_from_body_if_fhir(body: object, kb) -> dict | None:
     if body.get("resourceType") != "QuestionnaireResponse":
         raise CaseError(Problem("POST /v1/consult takes a compensa case or a FHIR QuestionnaireResponse "
                                 f"(answers to {QUESTIONNAIRE_URL})", "resourceType", body.get("resourceType")))
+    if body.get("status") == "entered-in-error":  # read, it would be an empty case shown as self-care
+        raise CaseError(Problem("this QuestionnaireResponse is marked entered-in-error: there are no answers to "
+                                "consult", "status", body.get("status")))
     case, unmapped = case_from_questionnaire_response(body, kb)
     for entry in unmapped:  # answers that could not be read: kept visible as terms
         case.setdefault("history", []).append({"id": f"{entry['what']} (unreadable answer)"[:200], "present": True})

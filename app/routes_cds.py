@@ -53,6 +53,20 @@ def _trust(request: Request) -> dict | None:
                             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
 
 
+class _SafeJSON(JSONResponse):
+    """JSON as UTF-8, or as ASCII escapes when the content holds an unpaired surrogate (a ``\\ud800``
+    escape in a resource id or key is valid JSON; echoed into a card as text it cannot be UTF-8 and
+    starlette's JSONResponse raised UnicodeEncodeError: a 500)."""
+
+    def render(self, content: object) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            import json
+
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def _service(service_id: str) -> None:
     if service_id != cds_hooks.SERVICE_ID:
         raise HTTPException(404, detail=f"no CDS service {service_id!r}; GET /cds-services lists "
@@ -94,7 +108,7 @@ def add_routes(app: FastAPI, consultant, json_body) -> None:
     def cds_service(service_id: str, request: Request, claims=Depends(_trust),
                     body: object = Depends(json_body)) -> JSONResponse:
         _service(service_id)
-        return JSONResponse(hook_response(consultant, body, _base(request, _settings(request))))
+        return _SafeJSON(hook_response(consultant, body, _base(request, _settings(request))))
 
     @app.post("/cds-services/{service_id}/feedback", response_model=None,
               summary="CDS Hooks feedback on cards (accepted / overridden)")

@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 __all__ = ["ENV_PREFIX", "Settings", "is_loopback", "load_settings"]
@@ -87,6 +87,18 @@ class Settings(BaseSettings):
                                  "without spaces or commas (e.g. from `openssl rand -hex 24`)")
         return keys
 
+    @model_validator(mode="after")
+    def _cds_testing_mode_stays_local(self) -> Settings:
+        """``cds_insecure_no_jwt`` opens the CDS Hooks routes -- a whole consultation -- to anyone (they
+        take no API key, the EHR's JWT stands in for one): off loopback it needs ``insecure_no_auth``
+        too, the explicit word that nothing here authenticates."""
+        if self.cds_insecure_no_jwt and not self.loopback and not self.insecure_no_auth:
+            raise ValueError(f"COMPENSA_CDS_INSECURE_NO_JWT serves CDS Hooks without any authentication: on "
+                             f"{self.host} (not a loopback address) it needs --insecure-no-auth as well "
+                             "(COMPENSA_INSECURE_NO_AUTH=true), or trusted issuers (COMPENSA_CDS_TRUSTED_ISSUERS) "
+                             "instead")
+        return self
+
     @property
     def loopback(self) -> bool:
         """Whether :attr:`host` is a loopback address (only this machine can connect)."""
@@ -145,7 +157,10 @@ def load_settings(base: Settings | None = None, **overrides: object) -> Settings
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_input=False, include_url=False):
-            name = str(error["loc"][0]) if error["loc"] else "?"
+            if not error["loc"]:  # a rule across settings: its message names them
+                lines.append(str(error["msg"]).removeprefix("Value error, "))
+                continue
+            name = str(error["loc"][0])
             option = "--api-key" if name == "api_keys" else f"--{name.replace('_', '-')}"
             where = option if name in given else ENV_PREFIX + name.upper()
             lines.append(f"{where}: {error['msg']}")

@@ -220,7 +220,12 @@ _PROCESS_WORKER: BatchWorker | None = None
 
 
 def _init_process(worker: BatchWorker) -> None:
+    """A pool process: its worker, built now; ctrl-C is left to the parent (which cancels the pool and
+    removes the half-written output), so a worker does not print a KeyboardInterrupt traceback."""
+    import signal
+
     global _PROCESS_WORKER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _PROCESS_WORKER = worker
     worker.consultant  # noqa: B018 - built now, before the first chunk arrives
 
