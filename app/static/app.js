@@ -377,7 +377,7 @@ async function openFromHash() {
 // -- start -------------------------------------------------------------------------------------------------------
 async function init() {
   const [vocab, atlas] = await Promise.all([
-    fetch("/v1/kb/vocabulary").then((r) => r.json()),
+    apiJSON("/v1/kb/vocabulary"),
     loadAtlas((id) => id.replace(/_/g, " ")),
   ]);
   state.vocab = vocab;

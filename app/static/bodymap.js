@@ -86,7 +86,7 @@ function fallbackAtlas(labelOf) {
 // The atlas from the server, or the fallback figure when the endpoint is not there.
 async function loadAtlas(labelOf) {
   try {
-    const response = await fetch("/v1/body-atlas");
+    const response = await api("/v1/body-atlas");
     if (response.ok) {
       const atlas = await response.json();
       if (atlas && atlas.views && atlas.views.front && atlas.views.back) return atlas;
@@ -106,28 +106,205 @@ function drawSideLabels(group, view) {
   for (const s of view.side_labels || []) group.append(svgEl("text", { x: s.x, y: s.y, class: "maplabel", "aria-hidden": "true" }, s.text));
 }
 
-// The input map: each zone a toggle button (Enter/Space), named by its label and side.
+// -- the input map ---------------------------------------------------------------------------------------------
+// Each zone is a toggle button (aria-pressed) named by its label and side. The zones of one map are one group
+// with a roving tabindex: one Tab stop per map, arrow keys move through the zones in reading order (top to
+// bottom by cy, then left to right by cx), Home/End jump to the first/last, Enter/Space toggles.
+// On a coarse pointer (touch) the zones are too small to hit at phone width, so the first tap zooms that view
+// into the tapped area (the SVG viewBox becomes a window around the tap, the factor chosen so the smallest zone
+// is at least TOUCH_PX on screen); a tap on a zone while zoomed toggles it, a drag pans, a tap off the zones
+// recentres, and "Zoom out" (or Escape) shows the whole figure again. A mouse click toggles directly, and so
+// does a click that does not come from a pointer (assistive technology: event.detail is 0).
+const TOUCH_PX = 44, TOUCH_MARGIN = 1.06, MAX_ZOOM = 10;
+const inputMaps = new Map();   // svg -> its controller
+
+const coarsePointer = () => window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
+
 function drawInputMap(svg, atlas, viewName, onToggle) {
   const view = atlas.views[viewName];
   svg.textContent = "";
+  const full = { x: 0, y: 0, w: view.width, h: view.height };
   svg.setAttribute("viewBox", `0 0 ${view.width} ${view.height}`);
+  svg.setAttribute("role", "group");
   const g = svgEl("g");
   drawFigure(g, view);
+  const nodes = [];
   for (const z of view.zones) {
     const name = `${z.label || z.site}${sideWords(z.side)}`;
     const node = svgEl("path", {
-      d: z.d, class: "zone", tabindex: "0", role: "button", "aria-pressed": "false", "aria-label": name,
+      d: z.d, class: "zone", tabindex: "-1", role: "button", "aria-pressed": "false", "aria-label": name,
       "data-site": z.site, "data-side": z.side || "", "data-testid": `zone-${viewName}-${z.site}${z.side ? "-" + z.side : ""}`,
     });
     node.append(svgEl("title", {}, name));
-    node.addEventListener("click", () => onToggle(z.site, z.side || null));
-    node.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onToggle(z.site, z.side || null); }
-    });
+    node._zone = z;
+    nodes.push(node);
     g.append(node);
   }
   drawSideLabels(g, view);
   svg.append(g);
+  const order = [...nodes].sort((a, b) => (a._zone.cy - b._zone.cy) || (a._zone.cx - b._zone.cx));
+  if (order.length) order[0].setAttribute("tabindex", "0");
+
+  const old = inputMaps.get(svg);
+  if (old) old.abort.abort();
+  const abort = new AbortController(), on = { signal: abort.signal };
+  const map = { svg, view, full, box: { ...full }, zoomed: false, order, abort, lastPointer: "", panUntil: 0, tapUntil: 0, onToggle };
+  inputMaps.set(svg, map);
+  mapTools(map, viewName);
+
+  const toggle = (node) => onToggle(node.dataset.site, node.dataset.side || null);
+  const focusZone = (node) => {
+    for (const n of order) n.setAttribute("tabindex", n === node ? "0" : "-1");
+    node.focus();
+  };
+  for (const node of order) {
+    node.addEventListener("focus", () => {
+      for (const n of order) n.setAttribute("tabindex", n === node ? "0" : "-1");
+      if (map.zoomed) keepInWindow(map, node);
+    }, on);
+    node.addEventListener("keydown", (e) => {
+      const i = order.indexOf(node);
+      const moves = { ArrowDown: i + 1, ArrowRight: i + 1, ArrowUp: i - 1, ArrowLeft: i - 1, Home: 0, End: order.length - 1 };
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(node); }
+      else if (e.key in moves) { e.preventDefault(); focusZone(order[Math.max(0, Math.min(order.length - 1, moves[e.key]))]); }
+      else if (e.key === "Escape" && map.zoomed) { e.preventDefault(); zoomOut(map); }
+    }, on);
+  }
+  svg.addEventListener("pointerdown", (e) => {
+    map.lastPointer = e.pointerType;
+    if (map.zoomed) map.drag = { id: e.pointerId, x: e.clientX, y: e.clientY, box: { ...map.box }, moved: false };
+  }, on);
+  svg.addEventListener("pointermove", (e) => {
+    const d = map.drag;
+    if (!d || d.id !== e.pointerId) return;
+    const dx = e.clientX - d.x, dy = e.clientY - d.y;
+    if (!d.moved && Math.hypot(dx, dy) < 10) return;
+    if (!d.moved) { d.moved = true; try { svg.setPointerCapture(e.pointerId); } catch (err) { /* not captured */ } }
+    const scale = svg.getBoundingClientRect().width / map.box.w;   // screen px per atlas unit
+    setWindow(map, d.box.x - dx / scale, d.box.y - dy / scale, map.box.w, map.box.h);
+  }, on);
+  // A touch (or pen) tap is handled at pointerup, on the element the finger came down on: the click Chromium
+  // makes of a tap is hit-tested again (with touch adjustment) and can land on the map instead of the zone.
+  // The click that follows is then ignored; a mouse click, or a click from assistive technology
+  // (event.detail 0), is handled as a click.
+  const tapped = (e, node) => {
+    if (!map.zoomed && zoomWanted(map)) { zoomAt(map, e.clientX, e.clientY); return; }
+    if (node) toggle(node);
+    else if (map.zoomed) centreAt(map, e.clientX, e.clientY);
+  };
+  const endDrag = (e) => {
+    const d = map.drag && map.drag.id === e.pointerId ? map.drag : null;
+    map.drag = null;
+    if (d && d.moved) { map.panUntil = performance.now() + 500; return; }   // the end of a drag is no tap
+    if (e.type === "pointerup" && e.pointerType !== "mouse" && e.isPrimary) {
+      map.tapUntil = performance.now() + 700;
+      tapped(e, e.target.closest && e.target.closest(".zone"));
+    }
+  };
+  svg.addEventListener("pointerup", endDrag, on);
+  svg.addEventListener("pointercancel", endDrag, on);
+  svg.addEventListener("click", (e) => {
+    const fromPointer = e.detail > 0;
+    if (fromPointer && (performance.now() < map.panUntil || performance.now() < map.tapUntil)) return;
+    const node = e.target.closest && e.target.closest(".zone");
+    if (!fromPointer) { if (node) toggle(node); return; }
+    tapped(e, node);
+  }, on);
+  window.addEventListener("resize", () => updateTools(map), on);
+  updateTools(map);
+  return map;
+}
+
+// The row above a map on touch screens: a hint, or the "Zoom out" button while zoomed.
+function mapTools(map, viewName) {
+  const figure = map.svg.closest("figure");
+  if (!figure) return null;
+  let tools = figure.querySelector(".map-tools");
+  if (!tools) {
+    tools = el("div", { class: "map-tools" },
+      el("span", { class: "map-hint small", text: "Tap to zoom in" }),
+      el("button", { type: "button", class: "secondary map-zoom-out", "data-testid": `zoom-out-${viewName}`, hidden: "", text: "Zoom out",
+        "aria-label": `Zoom out of the ${viewName} map` }));
+    figure.insertBefore(tools, map.svg);
+  }
+  const button = tools.querySelector("button");
+  button.replaceWith(button.cloneNode(true));   // drop the listener of an earlier drawing
+  tools.querySelector("button").addEventListener("click", () => zoomOut(map));
+  map.tools = tools;
+  return tools;
+}
+
+function updateTools(map) {
+  if (!map.tools) return;
+  const wanted = zoomWanted(map) || map.zoomed;
+  map.tools.hidden = !wanted;
+  map.tools.querySelector(".map-hint").hidden = map.zoomed;
+  map.tools.querySelector(".map-hint").textContent = "Tap to zoom in";
+  map.tools.querySelector("button").hidden = !map.zoomed;
+  map.svg.classList.toggle("zoomed", map.zoomed);
+}
+
+// The zoom that makes the smallest zone of this map at least TOUCH_PX on screen at its current width.
+function zoomFactor(map) {
+  const width = map.svg.getBoundingClientRect().width;
+  if (!width) return 1;
+  const scale = width / map.full.w;   // px per atlas unit at the whole figure
+  let smallest = Infinity;
+  for (const node of map.order) {
+    const b = node.getBBox();
+    smallest = Math.min(smallest, Math.min(b.width, b.height));
+  }
+  if (!isFinite(smallest) || smallest <= 0) return 1;
+  return (TOUCH_PX * TOUCH_MARGIN) / (smallest * scale);
+}
+
+function zoomWanted(map) {
+  return (coarsePointer() || map.lastPointer === "touch") && zoomFactor(map) > 1;
+}
+
+function toUnits(map, clientX, clientY) {
+  const ctm = map.svg.getScreenCTM();
+  if (!ctm) return { x: map.box.x + map.box.w / 2, y: map.box.y + map.box.h / 2 };
+  const p = new DOMPoint(clientX, clientY).matrixTransform(ctm.inverse());
+  return { x: p.x, y: p.y };
+}
+
+function setWindow(map, x, y, w, h) {
+  const f = map.full;
+  x = Math.max(f.x, Math.min(f.x + f.w - w, x));
+  y = Math.max(f.y, Math.min(f.y + f.h - h, y));
+  map.box = { x, y, w, h };
+  map.svg.setAttribute("viewBox", `${x} ${y} ${w} ${h}`);
+}
+
+function zoomAt(map, clientX, clientY) {
+  const factor = Math.min(MAX_ZOOM, Math.max(2, zoomFactor(map)));
+  const p = toUnits(map, clientX, clientY);
+  const w = map.full.w / factor, h = map.full.h / factor;
+  map.zoomed = true;
+  map.factor = factor;
+  setWindow(map, p.x - w / 2, p.y - h / 2, w, h);
+  updateTools(map);
+}
+
+function centreAt(map, clientX, clientY) {
+  const p = toUnits(map, clientX, clientY);
+  setWindow(map, p.x - map.box.w / 2, p.y - map.box.h / 2, map.box.w, map.box.h);
+}
+
+function keepInWindow(map, node) {
+  const b = node.getBBox(), w = map.box;
+  if (b.x >= w.x && b.y >= w.y && b.x + b.width <= w.x + w.w && b.y + b.height <= w.y + w.h) return;
+  setWindow(map, b.x + b.width / 2 - w.w / 2, b.y + b.height / 2 - w.h / 2, w.w, w.h);
+}
+
+function zoomOut(map) {
+  const focusBack = map.tools && map.tools.contains(document.activeElement);
+  map.zoomed = false;
+  map.drag = null;
+  setWindow(map, map.full.x, map.full.y, map.full.w, map.full.h);
+  updateTools(map);
+  if (focusBack) (map.order.find((n) => n.getAttribute("tabindex") === "0") || map.svg).focus();
 }
 
 function markZones(isOn) {

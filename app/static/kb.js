@@ -107,22 +107,29 @@ function chainText(chain) {
   if (!chain.edges.length) list.append(el("li", { class: "small", text: "no chain links: this entry is read by rules (see above), not part of the chain network" }));
 }
 
-function chainGraph(data) {
+async function chainGraph(data) {
   const box = $("chain-graph");
   box.replaceChildren();
   if (!data.chain.edges.length) return;
-  const img = el("img", { src: `/v1/kb/entries/${encodeURIComponent(data.id)}?format=svg`, alt: `chain graph around ${data.label}` });
-  img.addEventListener("error", () => box.replaceChildren(el("p", { class: "small", text: "graph not available (Graphviz is not installed on the server); the chain is listed below" })));
-  box.append(img);
+  const missing = () => box.replaceChildren(el("p", { class: "small", text: "graph not available (Graphviz is not installed on the server); the chain is listed below" }));
+  try {
+    const response = await api(`/v1/kb/entries/${encodeURIComponent(data.id)}?format=svg`);   // with the key, if any
+    if (!response.ok || !(response.headers.get("content-type") || "").startsWith("image/svg")) { missing(); return; }
+    const img = el("img", { alt: `chain graph around ${data.label}` });
+    img.addEventListener("error", missing);
+    img.src = URL.createObjectURL(await response.blob());   // an <img> never runs scripts inside the SVG
+    box.replaceChildren(img);
+  } catch (e) { missing(); }
 }
 
 async function show(term) {
   if (!term) return;
   say("loading…");
-  const response = await fetch(`/v1/kb/entries/${encodeURIComponent(term)}`);
-  const data = await response.json();
+  const response = await api(`/v1/kb/entries/${encodeURIComponent(term)}`);
+  let data = {};
+  try { data = await response.json(); } catch (e) { /* not JSON */ }
   if (!response.ok) {
-    const d = (data.detail || [])[0] || {};
+    const d = Array.isArray(data.detail) ? data.detail[0] || {} : { msg: data.detail ? String(data.detail) : `error ${response.status}` };
     say(`${d.msg || "not found"}${d.suggestions && d.suggestions.length ? " — did you mean:" : ""}`);
     $("matches").replaceChildren(...(d.suggestions || []).map((s) => el("li", {}, entryButton(s))));
     return;
@@ -137,7 +144,8 @@ async function show(term) {
 }
 
 async function start() {
-  const vocab = await (await fetch("/v1/kb/vocabulary")).json();
+  let vocab;
+  try { vocab = await apiJSON("/v1/kb/vocabulary"); } catch (err) { say(`Could not load the knowledge base: ${err.message}`); return; }
   $("kb-version").textContent = vocab.kb_version || "";
   for (const [kind, entries] of Object.entries(vocab)) {
     if (!Array.isArray(entries)) continue;

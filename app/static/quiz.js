@@ -12,8 +12,9 @@ function problems(data) {
 }
 
 async function post(body) {
-  const response = await fetch("/v1/quiz", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  const data = await response.json();
+  const response = await api("/v1/quiz", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  let data = null;
+  try { data = await response.json(); } catch (e) { data = { detail: String(response.status) }; }
   if (!response.ok) throw new Error(problems(data));
   return data;
 }
@@ -154,8 +155,7 @@ async function submitAnswer(event) {
 }
 
 async function start() {
-  const response = await fetch("/v1/kb/vocabulary");
-  quiz.vocab = await response.json();
+  try { quiz.vocab = await apiJSON("/v1/kb/vocabulary"); } catch (err) { $("running").textContent = "Could not load the knowledge base: " + err.message; return; }
   const root = $("root");
   root.append(option("none", "none: no root imbalance (red flag first, or too little evidence)"));
   for (const r of quiz.vocab.root) root.append(option(r.id, r.label));

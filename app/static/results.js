@@ -4,13 +4,10 @@
 "use strict";
 
 async function post(path, body) {
-  const response = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const response = await api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   if (!response.ok) {
     let message = `${response.status}`;
-    try {
-      const err = await response.json();
-      message = Array.isArray(err.detail) ? err.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}${d.suggestions && d.suggestions.length ? " (did you mean " + d.suggestions.join(", ") + "?)" : ""}`).join("; ") : String(err.detail);
-    } catch (e) { /* keep the status */ }
+    try { message = problemText(await response.json(), response.status); } catch (e) { /* keep the status */ }
     throw new Error(message);
   }
   return response;

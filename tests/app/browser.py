@@ -13,8 +13,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 
 
-def live_server() -> Iterator[str]:
-    """The whole service (pages and routes) served by uvicorn in a thread; yields its base URL."""
+def live_server(api_keys: list[str] | None = None) -> Iterator[str]:
+    """The whole service (pages and routes) served by uvicorn in a thread; yields its base URL. With
+    ``api_keys``, every /v1 route needs one of them (as the container runs it)."""
     import uvicorn
 
     from compensa.app.http import create_app
@@ -22,7 +23,7 @@ def live_server() -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    instance = uvicorn.Server(uvicorn.Config(create_app(max_engines=2), host="127.0.0.1", port=port,
+    instance = uvicorn.Server(uvicorn.Config(create_app(max_engines=2, api_keys=api_keys), host="127.0.0.1", port=port,
                                              log_level="warning"))
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

@@ -80,3 +80,50 @@ def test_the_kb_browser_searches_and_follows_links(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-kb-browser.png"), full_page=True)
     assert [e for e in errors if not e.endswith("/thomsa%20test")] == [], errors  # that 404 is the point
+
+
+API_KEY = "a-test-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def keyed_server():
+    yield from live_server(api_keys=[API_KEY])
+
+
+def _key(page, key):
+    page.wait_for_selector("#key-dialog[open]")
+    page.fill("#key-input", key)
+    page.click("#key-submit")
+
+
+def test_the_quiz_and_the_kb_browser_work_with_an_api_key(keyed_server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(keyed_server + "/quiz")
+    _key(page, "wrong-key")
+    page.wait_for_function("() => document.querySelector('#key-error').textContent.includes('refused')")
+    _key(page, API_KEY)
+    page.wait_for_selector("#presenting:not(:empty)")
+    page.select_option("#ask-other", index=0)
+    page.click("#ask")
+    page.wait_for_function("() => !document.querySelector('#revealed').textContent.includes('nothing asked yet')")
+    page.select_option("#root", "lateral_hip_weakness")
+    page.click("#submit-answer")
+    page.wait_for_selector("#result:not([hidden])")
+    assert "/ " in page.inner_text("#points")
+    # the key is kept for the tab: the KB browser in the same tab does not ask again
+    page.goto(keyed_server + "/kb")
+    page.wait_for_function("() => document.querySelector('#names').children.length > 50")
+    assert not page.is_visible("#key-dialog")
+    page.fill("#term", "glute med")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#entry:not([hidden])")
+    assert "gluteus_medius" in page.inner_text("#entry-title")
+    assert not any(API_KEY in u for u in urls)
+    assert page.evaluate("() => Object.keys(localStorage).length") == 0
+    assert errors == []
+    context.close()

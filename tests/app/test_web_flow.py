@@ -58,6 +58,21 @@ def _no_sideways_scroll(page) -> tuple[int, int]:
     return page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
 
 
+def _choose(page, testid):
+    """Choose a body-map zone as a user would: on a touch screen the first tap zooms that view into the
+    area, the next tap on the zone toggles it; with a mouse a click toggles it."""
+    zone = page.locator(f"[data-testid={testid}]")
+    if page.evaluate("() => matchMedia('(pointer: coarse)').matches"):
+        view = testid.split("-")[1]
+        if page.locator(f"#map-{view}.zoomed").count() == 0:
+            zone.tap()
+            page.wait_for_selector(f"#map-{view}.zoomed")
+        zone.tap()
+    else:
+        zone.click()
+    return zone
+
+
 def _select(page, selector, value):
     """Select in a control that may sit in a collapsed region (<details>): open it first, as a user would."""
     page.locator(selector).evaluate("e => { const d = e.closest('details'); if (d) d.open = true; }")
@@ -71,8 +86,7 @@ def test_the_whole_flow_from_the_map_to_the_documents(server, browser, options, 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"web-{name}-start.png"), full_page=True)
     # 1. where it hurts: the outer right knee on the front map (its right is on the viewer's left)
-    zone = page.locator("[data-testid=zone-front-lateral_knee-right]")
-    zone.click()
+    zone = _choose(page, "zone-front-lateral_knee-right")
     assert zone.get_attribute("aria-pressed") == "true"
     assert "Outside of the knee (right)" in page.inner_text("#pain-list")
     # 2. that site's red flags appear, emergencies first, each "not asked" until answered
@@ -146,7 +160,7 @@ def test_the_whole_flow_from_the_map_to_the_documents(server, browser, options, 
 @pytest.mark.parametrize("answer", ["yes", "unsure"])
 def test_a_raised_red_flag_withholds_the_plan_and_marks_no_exercise(server, browser, answer):
     page = _page(browser, server, PHONE)
-    page.click("[data-testid=zone-back-lower_back]")
+    _choose(page, "zone-back-lower_back")
     page.wait_for_selector("[data-testid=flag-saddle_anaesthesia]")
     assert page.locator("#flags-site [data-testid=flag-saddle_anaesthesia]").count() == 1   # a site question
     page.select_option("[data-testid=flag-saddle_anaesthesia]", answer)
@@ -261,9 +275,10 @@ TOUCH_SIZES = """() => {
 
 def test_every_control_is_a_44_px_touch_target_on_a_phone(server, browser):
     page = _page(browser, server, PHONE)
-    page.click("[data-testid=zone-front-lateral_knee-right]")
+    _choose(page, "zone-front-lateral_knee-right")
     page.wait_for_selector("#flags-site .flag")
     page.wait_for_selector("[data-testid=interview-question]")
+    assert page.is_visible("[data-testid=zoom-out-front]")   # measured with the "Zoom out" button shown
     page.fill("#pain-search", "knee")
     page.eval_on_selector_all("details", "ds => ds.forEach(d => d.open = true)")
     before = page.evaluate(TOUCH_SIZES)
@@ -280,7 +295,8 @@ def test_every_control_is_a_44_px_touch_target_on_a_phone(server, browser):
     smallest = min(before["zones"], key=lambda z: min(z["w"], z["h"]))
     print(f"\nsmallest control: {min(min(c['w'], c['h']) for c in before['controls'] + after['controls']):.0f} px; "
           f"smallest body-map zone: {smallest['name']} {smallest['w']:.0f}x{smallest['h']:.0f} px "
-          f"(the search box and the list of sites are the alternative)")
+          f"before zooming (a tap zooms the view so every zone is at least 44 px; the search box and the list of sites "
+          f"are the alternative)")
     page.context.close()
 
 
@@ -296,7 +312,7 @@ def _axe(page) -> list:
 def test_axe_finds_nothing_serious_at_start_with_pain_and_with_results(server, browser, options):
     page = _page(browser, server, options, bypass_csp=True)
     assert _axe(page) == []
-    page.click("[data-testid=zone-front-lateral_knee-right]")
+    _choose(page, "zone-front-lateral_knee-right")
     page.wait_for_selector("#flags-site .flag")
     page.wait_for_selector("[data-testid=interview-question]")
     assert _axe(page) == []
@@ -404,3 +420,203 @@ def test_every_pain_site_is_also_in_a_list_for_those_who_cannot_use_the_map(serv
     assert "(right)" in page.inner_text("#pain-list")
     assert page.get_attribute("[data-testid=zone-back-heel-right]", "aria-pressed") == "true"
     page.context.close()
+
+
+# -- touch targets on the body map: zoom to select on a coarse pointer --------------------------------------
+
+ZOOMED_MIN_PX = 44   # at 390 px the smallest zone (foot arch, ankles, achilles) measures about 46.6 px zoomed
+
+ZONE_SWEEP = """(view) => {
+  // zoom into each zone's own area (a tap at its centre), measure its on-screen box inside the map, zoom out
+  const svg = document.getElementById('map-' + view), out = [];
+  const button = document.querySelector('[data-testid=zoom-out-' + view + ']');
+  if (!button.hidden) button.click();
+  for (const z of svg.querySelectorAll('.zone')) {
+    const r = z.getBoundingClientRect();
+    z.dispatchEvent(new MouseEvent('click', {bubbles: true, detail: 1, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2}));
+    const s = svg.getBoundingClientRect(), q = z.getBoundingClientRect();
+    const w = Math.min(q.right, s.right) - Math.max(q.left, s.left), h = Math.min(q.bottom, s.bottom) - Math.max(q.top, s.top);
+    out.push({name: z.dataset.testid, w, h, zoomed: svg.classList.contains('zoomed'), pressed: z.getAttribute('aria-pressed')});
+    button.click();
+  }
+  return out;
+}"""
+
+
+def test_a_tap_zooms_the_map_and_a_second_tap_selects_the_foot_arch(server, browser):
+    page = _page(browser, server, PHONE)
+    assert page.evaluate("() => matchMedia('(pointer: coarse)').matches")
+    page.locator("#map-front").scroll_into_view_if_needed()
+    assert not page.is_visible("[data-testid=zoom-out-front]")
+    whole = page.get_attribute("#map-front", "viewBox")
+    foot = page.locator("[data-testid=zone-front-foot_arch-right]")
+    box = foot.bounding_box()
+    assert min(box["width"], box["height"]) < 20          # too small to hit at phone width
+    page.touchscreen.tap(box["x"] + box["width"] / 2 + 5, box["y"] + box["height"] / 2 - 8)   # near the right foot
+    page.wait_for_selector("#map-front.zoomed")
+    assert foot.get_attribute("aria-pressed") == "false"   # the first tap only zooms
+    assert page.get_attribute("#map-front", "viewBox") != whole
+    zoom_out = page.locator("[data-testid=zoom-out-front]")
+    assert zoom_out.is_visible()
+    out_box = zoom_out.bounding_box()
+    assert out_box["width"] >= 44 and out_box["height"] >= 44
+    foot.tap()
+    assert foot.get_attribute("aria-pressed") == "true"
+    assert "(right)" in page.inner_text("#pain-list")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#bodymaps").screenshot(path=str(ARTIFACTS / "web-phone-map-zoomed.png"))
+    box = foot.bounding_box()
+    print(f"\nfoot arch while zoomed: {box['width']:.1f}x{box['height']:.1f} px")
+    assert min(box["width"], box["height"]) >= ZOOMED_MIN_PX
+    # another zone close by is a tap away while zoomed, and a drag pans the window
+    other = page.locator("[data-testid=zone-front-medial_ankle-right]")   # under the zooming tap
+    other.tap()
+    assert other.get_attribute("aria-pressed") == "true"
+    before = page.get_attribute("#map-front", "viewBox")
+    svg = page.locator("#map-front").bounding_box()
+    page.mouse.move(svg["x"] + svg["width"] / 2, svg["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(svg["x"] + svg["width"] / 2, svg["y"] + 160, steps=6)
+    page.mouse.up()
+    assert page.get_attribute("#map-front", "viewBox") != before
+    zoom_out.tap()
+    assert page.get_attribute("#map-front", "viewBox") == whole
+    assert not zoom_out.is_visible()
+    page.context.close()
+
+
+def test_every_zone_is_a_44_px_target_when_zoomed_into_its_own_area(server, browser):
+    page = _page(browser, server, PHONE)
+    smallest = []
+    for view in ("front", "back"):
+        zones = page.evaluate(ZONE_SWEEP, view)
+        assert zones and all(z["zoomed"] for z in zones)
+        assert not [z["name"] for z in zones if z["pressed"] == "true"]   # a zooming tap selects nothing
+        small = [z for z in zones if min(z["w"], z["h"]) < ZOOMED_MIN_PX]
+        assert small == []
+        smallest.append(min(zones, key=lambda z: min(z["w"], z["h"])))
+    worst = min(smallest, key=lambda z: min(z["w"], z["h"]))
+    print(f"\nsmallest zone zoomed at 390 px: {worst['name']} {worst['w']:.1f}x{worst['h']:.1f} px")
+    page.context.close()
+
+
+def test_a_mouse_click_toggles_a_zone_without_zooming(server, browser):
+    page = _page(browser, server, DESKTOP)
+    assert not page.is_visible(".map-tools")
+    zone = page.locator("[data-testid=zone-front-foot_arch-right]")
+    zone.click()
+    assert zone.get_attribute("aria-pressed") == "true"
+    assert page.get_attribute("#map-front", "viewBox") == "0 0 200 440" and page.locator("#map-front.zoomed").count() == 0
+    page.context.close()
+
+
+# -- one tab stop per map: a roving tabindex ----------------------------------------------------------------
+
+def test_each_map_is_one_tab_stop_and_arrow_keys_move_between_zones(server, browser):
+    page = _page(browser, server, DESKTOP, bypass_csp=True)
+    for view in ("front", "back"):
+        assert page.get_attribute(f"#map-{view}", "role") == "group" and page.get_attribute(f"#map-{view}", "aria-label")
+        stops = page.eval_on_selector_all(f"#map-{view} .zone", "zs => zs.filter(z => z.tabIndex === 0).length")
+        assert stops == 1
+    page.focus("#pain-all-box summary")
+    active = "() => { const a = document.activeElement; return [a.closest('svg') ? a.closest('svg').id : '', a.dataset.testid || a.id]; }"
+    page.keyboard.press("Tab")
+    in_front = page.evaluate(active)
+    assert in_front[0] == "map-front"
+    page.keyboard.press("Tab")
+    assert page.evaluate(active)[0] == "map-back"
+    page.keyboard.press("Tab")
+    assert page.evaluate(active)[0] == ""             # past both maps in three presses
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate(active) == in_front          # back on the same zone
+    page.keyboard.press("ArrowDown")
+    moved = page.evaluate(active)
+    assert moved[0] == "map-front" and moved[1] != in_front[1]
+    assert page.get_attribute(f"[data-testid={moved[1]}]", "tabindex") == "0"
+    assert page.get_attribute(f"[data-testid={in_front[1]}]", "tabindex") == "-1"
+    focused = page.locator(f"[data-testid={moved[1]}]")
+    assert focused.evaluate("e => getComputedStyle(e).strokeWidth") not in ("0px", "1px")   # the focus ring
+    page.keyboard.press(" ")
+    assert focused.get_attribute("aria-pressed") == "true"
+    assert page.locator("#pain-list li").count() == 1
+    page.keyboard.press("End")
+    last = page.evaluate(active)
+    assert last[0] == "map-front" and last[1].startswith("zone-front-")
+    page.keyboard.press("Home")
+    assert page.evaluate(active) == in_front
+    page.keyboard.press("Enter")
+    assert page.locator("#pain-list li").count() == 2
+    if AXE.exists():
+        assert _axe(page) == []
+    page.context.close()
+
+
+# -- API keys: the pages ask for one, keep it for the tab, retry with X-API-Key ---------------------------------
+
+API_KEY = "a-test-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def keyed_server():
+    yield from live_server(api_keys=[API_KEY])
+
+
+def _enter_key(page, key):
+    page.wait_for_selector("#key-dialog[open]")
+    assert page.get_attribute("#key-input", "type") == "password"
+    assert page.locator("label[for=key-input]").inner_text().strip() == "API key"
+    for control in ("#key-input", "#key-submit", "#key-cancel"):
+        box = page.locator(control).bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44, control
+    page.fill("#key-input", key)
+    page.click("#key-submit")
+
+
+def test_the_page_asks_for_the_api_key_keeps_it_for_the_tab_and_consults(keyed_server, browser):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    requests: list = []
+    page.on("request", lambda r: requests.append(r))
+    page.goto(keyed_server + "/")
+    _enter_key(page, API_KEY)                     # the first API call met a 401: the prompt
+    page.wait_for_selector("body[data-ready=true]")
+    assert not page.is_visible("#key-dialog")
+    assert page.evaluate("() => sessionStorage.getItem('compensa.api-key')") == API_KEY
+    assert page.evaluate("() => Object.keys(localStorage).length") == 0
+    assert page.is_visible("#key-forget")
+    _choose(page, "zone-front-lateral_knee-right")
+    _select(page, "[data-testid=test-ober_test]", "positive")
+    page.click("#submit")
+    _results(page)
+    assert page.locator("[data-testid^=target-]").count() >= 1
+    consult = [r for r in requests if r.url.endswith("/v1/consult")]
+    assert consult and all(r.headers.get("x-api-key") == API_KEY for r in consult)
+    assert not any(API_KEY in r.url for r in requests)   # never in a URL
+    page.wait_for_selector("[data-testid=graph]", timeout=20000)   # the graph came with the key too
+    # forget the key: the next call asks again
+    page.click("#key-forget")
+    assert page.evaluate("() => sessionStorage.getItem('compensa.api-key')") is None
+    page.click("#submit")
+    page.wait_for_selector("#key-dialog[open]")
+    page.click("#key-cancel")
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('API key')")
+    context.close()
+
+
+def test_a_wrong_api_key_is_refused_and_the_prompt_says_so(keyed_server, browser):
+    context = browser.new_context(**DESKTOP, bypass_csp=True)
+    page = context.new_page()
+    page.goto(keyed_server + "/")
+    _enter_key(page, "not-the-key")
+    page.wait_for_function("() => document.querySelector('#key-dialog').open"
+                           " && document.querySelector('#key-error').textContent.includes('refused')")
+    assert "not valid" in page.inner_text("#key-error")
+    assert page.evaluate("() => document.activeElement.id") == "key-input"
+    if AXE.exists():
+        assert _axe(page) == []   # the dialog, with its error shown
+    assert page.evaluate("() => sessionStorage.getItem('compensa.api-key')") is None
+    _enter_key(page, API_KEY)
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.inner_text("#kb-version").startswith("Knowledge base:")
+    context.close()
