@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.browser import ARTIFACTS, CHROMIUM, chromium, live_server
+from tests.app.browser import ARTIFACTS, CHROMIUM, live_server
 ITBS = "lq_itbs_runner_weak_abductors"
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test installs it as root)")
-
-
-@pytest.fixture(scope="module")
-def server():
-    yield from live_server()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from chromium()
 
 
 def _page(browser):

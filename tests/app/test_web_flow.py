@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.browser import ARTIFACTS, CHROMIUM, chromium, live_server
+from tests.app.browser import ARTIFACTS, CHROMIUM, live_server
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test installs it as root)")
 
@@ -23,16 +23,6 @@ GREEN = "rgb(211, 249, 216)"
 LEVEL_RANK = {"emergency": 0, "urgent": 1, "review": 2}
 ONE_SITE_ONE_TEST = {"pain": [{"site": "lateral_knee", "side": "right"}],
                      "tests": [{"id": "ober_test", "result": "positive", "side": "right"}]}
-
-
-@pytest.fixture(scope="module")
-def server():
-    yield from live_server()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from chromium()
 
 
 def case_link(case: dict) -> str:

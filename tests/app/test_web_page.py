@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.browser import ARTIFACTS, CHROMIUM, chromium, live_server
+from tests.app.browser import ARTIFACTS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test installs it as root)")
 
@@ -17,16 +17,6 @@ def _select(page, selector, value):
     """Select in a control that may sit in a collapsed part of the form (<details>): open it first, as a user would."""
     page.locator(selector).evaluate("e => { const d = e.closest('details'); if (d) d.open = true; }")
     page.select_option(selector, value)
-
-
-@pytest.fixture(scope="module")
-def server():
-    yield from live_server()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    yield from chromium()
 
 
 def test_a_clinician_fills_a_case_and_reads_the_result(server, browser):

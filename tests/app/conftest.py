@@ -1,0 +1,19 @@
+"""Fixtures the browser tests share: one live server and one Chromium per test file."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.browser import chromium, live_server
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The whole service on a free loopback port (its base URL)."""
+    yield from live_server()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium under Playwright."""
+    yield from chromium()
