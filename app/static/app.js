@@ -56,6 +56,7 @@ function painChanged() {
   openRegionsFor([...state.pain.values()].map((p) => regionOfPain(p.site)));
   refreshTriage();
   refreshInterview();
+  markStale(false);
 }
 
 // One pain site as a row: its name and an "add" button, or a side chooser for a sided site.
@@ -208,8 +209,11 @@ function applyAnswer(q, answer) {
   if (q.kind === "red_flag") {
     const select = form.querySelector(`select[name='flag:${q.id}']`);
     const value = { present: "yes", absent: "no", unsure: "unsure" }[answer];
-    if (select) { select.value = value; select.dispatchEvent(new Event("change")); }
-    else state.extra.push(["red_flags", { id: q.id, present: answer === "unsure" ? "unsure" : answer === "present" }]);
+    if (select) { select.value = value; select.dispatchEvent(new Event("change", { bubbles: true })); }
+    else {
+      state.extra.push(["red_flags", { id: q.id, present: answer === "unsure" ? "unsure" : answer === "present" }]);
+      markStale(answer !== "absent");
+    }
   } else if (q.kind === "history") {
     const box = form.querySelector(`input[name='history:${q.id}']`);
     if (answer === "present" && box) box.checked = true;
@@ -230,6 +234,7 @@ function applyAnswer(q, answer) {
     } else state.extra.push([kind === "test" ? "tests" : "findings", item]);
   }
   state.answered.push(`${q.label || q.text}${q.side ? " (" + q.side + ")" : ""}: ${answerWords(q, answer)}`);
+  if (q.kind !== "red_flag") markStale(false);
   refreshInterviewNow();
 }
 
@@ -304,6 +309,33 @@ function buildCase() {
   return data;
 }
 
+// -- results that no longer match the form ------------------------------------------------------------------------
+// A change after consulting marks the results out of date; a red flag answered yes or unsure hides them
+// (the plan no longer applies) until the case is consulted again.
+function caseChanged(event) {
+  const target = event && event.target;
+  markStale(!!target && typeof target.name === "string" && target.name.startsWith("flag:")
+    && (target.value === "yes" || target.value === "unsure"));
+}
+
+function markStale(raised) {
+  const results = $("results");
+  if (results.hidden) return;
+  if (raised) results.dataset.stale = "red-flag";
+  else if (results.dataset.stale !== "red-flag") results.dataset.stale = "changed";
+  const stale = $("stale");
+  stale.hidden = false;
+  stale.textContent = results.dataset.stale === "red-flag"
+    ? "A red flag is now answered yes or unsure: the exercise plan below no longer applies and is hidden. Seek medical care first; consult again to update the results."
+    : "The case has changed since these results were given: consult again to update them.";
+}
+
+function resultsCurrent() {
+  delete $("results").dataset.stale;
+  $("stale").hidden = true;
+  $("stale").textContent = "";
+}
+
 async function consult() {
   const status = $("status");
   const caseData = buildCase();
@@ -311,6 +343,7 @@ async function consult() {
   try {
     const report = await (await post("/v1/consult", caseData)).json();
     showReport(report, caseData, ctx());
+    resultsCurrent();
     status.textContent = "";
     $("h-results").scrollIntoView({ block: "start" });
     showGraph(caseData);
@@ -398,6 +431,7 @@ async function init() {
   for (const h of vocab.history) $("history").append(el("label", {}, el("input", { type: "checkbox", name: `history:${h.id}` }), el("span", { text: h.label })));
   $("interview-start").addEventListener("click", refreshInterviewNow);
   $("new-case").addEventListener("click", () => {
+    resultsCurrent();
     if (location.hash) history.replaceState(null, "", location.pathname + location.search);
     fillForm({});
     $("results").hidden = true;
@@ -406,6 +440,8 @@ async function init() {
     $("pain-search").focus();
   });
   $("case-form").addEventListener("submit", (e) => { e.preventDefault(); consult(); });
+  $("case-form").addEventListener("change", caseChanged);
+  $("note").addEventListener("input", caseChanged);
   $("note").addEventListener("input", debounce(() => { if (!state.pain.size) refreshInterview(); }, 600));
   setUpPanZoom();
   setUpDocuments();

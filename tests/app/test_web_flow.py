@@ -610,3 +610,26 @@ def test_a_wrong_api_key_is_refused_and_the_prompt_says_so(keyed_server, browser
     page.wait_for_selector("body[data-ready=true]")
     assert page.inner_text("#kb-version").startswith("Knowledge base:")
     context.close()
+
+
+def test_results_that_no_longer_match_the_form_say_so_and_a_raised_red_flag_hides_the_plan(server, browser):
+    """A clinician who changes the case after consulting is told the results are out of date; a red flag
+    answered yes afterwards hides the plan at once (it no longer applies) until the case is consulted again."""
+    page = _page(browser, server, DESKTOP, path=case_link(ONE_SITE_ONE_TEST))
+    _results(page)
+    assert page.locator("[data-testid^=target-]").first.is_visible()
+    assert page.locator("#stale").is_hidden()
+    _select(page, "[data-testid=test-trendelenburg]", "positive")          # any change: out of date
+    assert "changed" in page.inner_text("#stale") and page.get_attribute("#results", "data-stale") == "changed"
+    assert page.locator("[data-testid^=target-]").first.is_visible()
+    _select(page, "[data-testid=flag-saddle_anaesthesia]", "unsure")      # a red flag raised: plan hidden
+    assert page.get_attribute("#results", "data-stale") == "red-flag"
+    assert "red flag" in page.inner_text("#stale") and "medical care" in page.inner_text("#stale")
+    assert not page.locator("[data-testid^=target-]").first.is_visible()
+    assert not page.locator("#picture").is_visible()
+    page.click("#submit")                                                  # consulted again: withheld, current
+    page.wait_for_function("() => !document.querySelector('#results').dataset.stale")
+    _results(page)
+    assert page.get_attribute("#triage", "data-level") in ("emergency", "urgent")
+    assert page.locator("#stale").is_hidden() and page.locator("#picture [data-kind=stretch]").count() == 0
+    page.context.close()
