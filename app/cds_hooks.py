@@ -101,15 +101,8 @@ def _jwk_client(url: str):
         return client
 
 
-def verify_jwt(authorization: str | None, audience: str | list[str], trusted: dict[str, str]) -> dict:
-    """The verified claims of the EHR's JWT in an ``Authorization`` header; JWTRejected says why not.
-
-    ``audience``: the endpoint's URL (or URLs: any one may be the token's ``aud``); ``trusted``:
-    issuer -> JWKS URL."""
-    import jwt
-
-    audiences = [audience] if isinstance(audience, str) else list(audience)
-
+def _bearer_token(authorization: str | None) -> str:
+    """The JWT in an ``Authorization: Bearer <JWT>`` header (JWTRejected when there is none)."""
     if not authorization:
         raise JWTRejected("this CDS service needs a JWT signed by a trusted EHR in 'Authorization: Bearer <JWT>'; "
                           "none was sent")
@@ -117,11 +110,23 @@ def verify_jwt(authorization: str | None, audience: str | list[str], trusted: di
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise JWTRejected("the Authorization header must be 'Bearer <JWT>'")
+    return token
+
+
+def _unverified_parts(token: str) -> tuple[dict, dict]:
+    """The header and the claims of ``token``, its signature not checked yet."""
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as exc:
         raise JWTRejected(f"the bearer token is not a JWT: {exc}") from None
+    return header, unverified
+
+
+def _trusted_jwks_url(header: dict, unverified: dict, trusted: dict[str, str]) -> tuple[str, str, str]:
+    """The algorithm, the issuer and the issuer's JWKS URL, once the header and issuer are acceptable."""
     alg = header.get("alg")
     if alg not in ALGORITHMS:
         raise JWTRejected(f"JWT algorithm {alg!r} is not accepted (use an asymmetric one: ES384 or RS384)")
@@ -135,6 +140,13 @@ def verify_jwt(authorization: str | None, audience: str | list[str], trusted: di
     jku = header.get("jku")
     if jku is not None and jku != jwks_url:
         raise JWTRejected(f"the JWT's jku {jku!r} is not the JWKS URL configured for issuer {issuer!r}")
+    return alg, issuer, jwks_url
+
+
+def _signing_key(token: str, header: dict, issuer: str, jwks_url: str):
+    """The issuer's key that signed ``token``, from its JWKS (a JWKS that just failed is not retried yet)."""
+    import jwt
+
     failed = _jwks_failed.get(jwks_url)
     if failed is not None and time.monotonic() - failed < _JWKS_RETRY:
         # the JWKS could not be fetched a moment ago: refuse at once rather than make every request wait
@@ -151,14 +163,25 @@ def verify_jwt(authorization: str | None, audience: str | list[str], trusted: di
         raise JWTRejected(f"the signing key {header.get('kid')!r} could not be found at the issuer's JWKS "
                           f"({exc})") from None
     _jwks_failed.pop(jwks_url, None)
+    return key
+
+
+def _check_key_family(alg: str, key, kid: object) -> None:
+    """Refuse a key whose type is not the one ``alg`` needs (EC for ES*, RSA for RS* and PS*)."""
     family = {"ES": "EC", "RS": "RSA", "PS": "RSA"}[alg[:2]]
     if key.key_type != family:
         # PyJWT raises TypeError (not a PyJWTError) when alg and key type differ: refused here, by name
-        raise JWTRejected(f"the JWT algorithm {alg} needs an {family} key, but key {header.get('kid')!r} is "
+        raise JWTRejected(f"the JWT algorithm {alg} needs an {family} key, but key {kid!r} is "
                           f"{key.key_type}")
+
+
+def _verified_claims(token: str, key, alg: str, audiences: list[str], issuer: str) -> dict:
+    """The claims of ``token``, its signature, audience, issuer, times and required claims checked."""
+    import jwt
+
     try:
-        claims = jwt.decode(token, key.key, algorithms=[alg], audience=audiences, issuer=issuer, leeway=_LEEWAY,
-                            options={"require": ["iss", "aud", "exp", "iat", "jti"]})
+        return jwt.decode(token, key.key, algorithms=[alg], audience=audiences, issuer=issuer, leeway=_LEEWAY,
+                          options={"require": ["iss", "aud", "exp", "iat", "jti"]})
     except jwt.ExpiredSignatureError:
         raise JWTRejected("the JWT has expired") from None
     except jwt.InvalidAudienceError:
@@ -169,6 +192,10 @@ def verify_jwt(authorization: str | None, audience: str | list[str], trusted: di
         raise JWTRejected(f"the JWT is not valid: {exc}") from None
     except (TypeError, ValueError) as exc:  # a key PyJWT cannot use for this algorithm (curve, size)
         raise JWTRejected(f"the JWT's signing key cannot verify {alg}: {exc}") from None
+
+
+def _accept_jti_once(issuer: str, claims: dict) -> None:
+    """Record the token's ``jti`` until it expires; refuse one already seen (a replay)."""
     now = time.time()
     with _jwt_lock:
         for old in [j for j, until in _seen_jti.items() if until < now]:
@@ -177,6 +204,21 @@ def verify_jwt(authorization: str | None, audience: str | list[str], trusted: di
         if key_id in _seen_jti:
             raise JWTRejected("this JWT (its jti) was already used: sign a new one for every request")
         _seen_jti[key_id] = float(claims["exp"]) + _LEEWAY
+
+
+def verify_jwt(authorization: str | None, audience: str | list[str], trusted: dict[str, str]) -> dict:
+    """The verified claims of the EHR's JWT in an ``Authorization`` header; JWTRejected says why not.
+
+    ``audience``: the endpoint's URL (or URLs: any one may be the token's ``aud``); ``trusted``:
+    issuer -> JWKS URL."""
+    audiences = [audience] if isinstance(audience, str) else list(audience)
+    token = _bearer_token(authorization)
+    header, unverified = _unverified_parts(token)
+    alg, issuer, jwks_url = _trusted_jwks_url(header, unverified, trusted)
+    key = _signing_key(token, header, issuer, jwks_url)
+    _check_key_family(alg, key, header.get("kid"))
+    claims = _verified_claims(token, key, alg, audiences, issuer)
+    _accept_jti_once(issuer, claims)
     return claims
 
 
@@ -262,11 +304,24 @@ def _labels(kb, ids: list[str]) -> str:
     return ", ".join(kb.red_flags[i].label if i in kb.red_flags else i for i in ids)
 
 
-def cards_for(report: dict, kb, base: str, not_used: list[dict], notes: list[str]) -> list[dict]:
-    """The cards of a consultation report (see the module docstring)."""
-    make = _Cards(report, base, case_link(base, report["case"]))
+_RED_FLAGS_TOPIC = ("red-flags", "Red-flag screening")
+
+
+@dataclass
+class _Screened:
+    """A triage's red flags sorted by level, and the advice lines the first warning card carries."""
+
+    level: str
+    emergency: list[str]
+    urgent: list[str]
+    unmatched: list[str]
+    advice: str
+    plan_line: str
+
+
+def _screened(report: dict, kb) -> _Screened:
+    """The red flags of ``report``'s triage by level (a flag also in ``unsure`` is counted once)."""
     triage = report["triage"]
-    cards: list[dict] = []
     flags = list(dict.fromkeys(triage.get("red_flags") or []))
     unsure = [i for i in dict.fromkeys(triage.get("unsure") or []) if i not in flags]
     unmatched = list(dict.fromkeys(triage.get("unmatched") or []))
@@ -277,77 +332,149 @@ def cards_for(report: dict, kb, base: str, not_used: list[dict], notes: list[str
     plan_line = "**The exercise plan is withheld** until a clinician has assessed this." if withheld else ""
     if "withheld" in advice:
         plan_line = ""  # the advice says so already
-    if triage["level"] == "emergency" or emergency:
-        cards.append(make.card(
-            "critical", f"Emergency red flag: {_labels(kb, emergency) or 'see details'}. Seek emergency care now.",
-            [f"**Red flags (emergency):** {_md(_labels(kb, emergency))}" if emergency else "",
-             f"**Also:** {_md(_labels(kb, urgent + unmatched))}" if urgent or unmatched else "", advice, plan_line],
-            ("red-flags", "Red-flag screening")))
-    elif urgent or unmatched or triage["level"] == "urgent":
-        words = _labels(kb, urgent + unmatched) or "a red-flag cluster"
-        cards.append(make.card(
-            "warning", f"Urgent red flag: {words}. Arrange a prompt medical assessment.",
-            [f"**Red flags (urgent):** {_md(_labels(kb, urgent))}" if urgent else "",
-             f"**Red-flag answers not recognised (count as urgent):** {_md(', '.join(unmatched))}" if unmatched else "",
-             advice, plan_line], ("red-flags", "Red-flag screening")))
-    clusters = triage.get("clusters") or []
-    if clusters and not cards:
-        cards.append(make.card("warning", "Red-flag cluster met: arrange a prompt medical assessment.",
-                               [f"**Clusters:** {_md(', '.join(map(str, clusters)))}", advice, plan_line],
-                               ("red-flags", "Red-flag screening")))
-    review = triage.get("medical_review") or []
+    return _Screened(triage["level"], emergency, urgent, unmatched, advice, plan_line)
+
+
+def _emergency_card(make: _Cards, seen: _Screened, kb) -> dict:
+    """The critical card: an emergency red flag (the other red flags listed with it)."""
+    others = seen.urgent + seen.unmatched
+    return make.card(
+        "critical", f"Emergency red flag: {_labels(kb, seen.emergency) or 'see details'}. Seek emergency care now.",
+        [f"**Red flags (emergency):** {_md(_labels(kb, seen.emergency))}" if seen.emergency else "",
+         f"**Also:** {_md(_labels(kb, others))}" if others else "", seen.advice, seen.plan_line],
+        _RED_FLAGS_TOPIC)
+
+
+def _urgent_card(make: _Cards, seen: _Screened, kb) -> dict:
+    """The warning card for urgent red flags and red-flag answers compensa did not recognise."""
+    words = _labels(kb, seen.urgent + seen.unmatched) or "a red-flag cluster"
+    return make.card(
+        "warning", f"Urgent red flag: {words}. Arrange a prompt medical assessment.",
+        [f"**Red flags (urgent):** {_md(_labels(kb, seen.urgent))}" if seen.urgent else "",
+         f"**Red-flag answers not recognised (count as urgent):** {_md(', '.join(seen.unmatched))}"
+         if seen.unmatched else "",
+         seen.advice, seen.plan_line], _RED_FLAGS_TOPIC)
+
+
+def _cluster_card(make: _Cards, seen: _Screened, clusters: list) -> dict:
+    """The warning card for a red-flag cluster met when no single red flag made a card."""
+    return make.card("warning", "Red-flag cluster met: arrange a prompt medical assessment.",
+                     [f"**Clusters:** {_md(', '.join(map(str, clusters)))}", seen.advice, seen.plan_line],
+                     _RED_FLAGS_TOPIC)
+
+
+def _red_flag_card(make: _Cards, report: dict, seen: _Screened, kb) -> dict | None:
+    """The one red-flag card, most severe first: emergency, urgent (or unmatched), cluster; or None."""
+    if seen.level == "emergency" or seen.emergency:
+        return _emergency_card(make, seen, kb)
+    if seen.urgent or seen.unmatched or seen.level == "urgent":
+        return _urgent_card(make, seen, kb)
+    clusters = report["triage"].get("clusters") or []
+    if clusters:
+        return _cluster_card(make, seen, clusters)
+    return None
+
+
+def _medical_review_card(make: _Cards, report: dict, seen: _Screened, kb, after_red_flag: bool) -> dict | None:
+    """The warning card for conditions that need a medical review (advice repeated only when it is the first)."""
+    review = report["triage"].get("medical_review") or []
+    if not review:
+        return None
+    labels = ", ".join(kb.conditions[c].label if c in kb.conditions else c for c in review)
+    return make.card("warning", f"Medical review advised: {labels}.",
+                     [f"**Conditions that need a medical assessment:** {_md(labels)}",
+                      "" if after_red_flag else seen.advice,  # said on the red-flag card
+                      "" if after_red_flag else seen.plan_line],
+                     ("medical-review", "Medical review"))
+
+
+def _withheld_card(make: _Cards, seen: _Screened) -> dict:
+    """The warning card for an exercise plan withheld when no other warning card says so."""
+    return make.card("warning", "Exercise plan withheld: see the details before any exercise.",
+                     [seen.advice, seen.plan_line], ("plan", "Exercise plan"))
+
+
+def cards_for(report: dict, kb, base: str, not_used: list[dict], notes: list[str]) -> list[dict]:
+    """The cards of a consultation report (see the module docstring)."""
+    make = _Cards(report, base, case_link(base, report["case"]))
+    seen = _screened(report, kb)
+    withheld = bool(report.get("plan_withheld"))
+    cards: list[dict] = []
+    red_flag = _red_flag_card(make, report, seen, kb)
+    if red_flag:
+        cards.append(red_flag)
+    review = _medical_review_card(make, report, seen, kb, after_red_flag=bool(cards))
     if review:
-        labels = ", ".join(kb.conditions[c].label if c in kb.conditions else c for c in review)
-        cards.append(make.card("warning", f"Medical review advised: {labels}.",
-                               [f"**Conditions that need a medical assessment:** {_md(labels)}",
-                                "" if cards else advice, "" if cards else plan_line],  # said on the red-flag card
-                               ("medical-review", "Medical review")))
+        cards.append(review)
     if withheld and not cards:
-        cards.append(make.card("warning", "Exercise plan withheld: see the details before any exercise.",
-                               [advice, plan_line], ("plan", "Exercise plan")))
-    if not withheld:
-        plan = _plan_card(make, report, kb)
-        if plan:
-            cards.append(plan)
+        cards.append(_withheld_card(make, seen))
+    plan = None if withheld else _plan_card(make, report, kb)
+    if plan:
+        cards.append(plan)
     unused = _not_used_card(make, report, not_used, notes)
     if unused:
         cards.append(unused)
     return cards
 
 
-def _plan_card(make: _Cards, report: dict, kb) -> dict | None:
-    roots = report.get("root_causes") or []
-    targets = [t for t in report.get("targets") or [] if not t.get("withheld")]
-    if not roots:
-        if not report["case"].get("pain"):
-            return None
-        return make.card("info", "compensa found no likely muscle-imbalance pattern for the recorded pain.",
-                         [_screening(report), _next(report)], ("root-cause", "Likely root cause"))
-    top = roots[0]
+def _no_root_card(make: _Cards, report: dict) -> dict | None:
+    """The info card for pain with no likely root cause (None when no pain was recorded)."""
+    if not report["case"].get("pain"):
+        return None
+    return make.card("info", "compensa found no likely muscle-imbalance pattern for the recorded pain.",
+                     [_screening(report), _next(report)], ("root-cause", "Likely root cause"))
+
+
+def _plan_summary(top: dict, shown: list[dict]) -> str:
+    """The plan card's summary: the top root cause and the first two targets."""
     side = f" ({top['side']})" if top.get("side") else ""
-    away = [t for t in targets if not t.get("painful")]
-    shown = (away or targets)[:4]
     summary = f"Likely root: {top['label']}{side}, {top['confidence']:.2f} {top['status']}"
     if shown:
         summary += "; " + ", ".join(f"{t['action']} {t['label'].lower()}" for t in shown[:2])
+    return summary
+
+
+def _roots_table(roots: list[dict]) -> str:
+    """The top three root causes as a Markdown table."""
     lines = ["**Likely root causes**", "| root | side | confidence | status |", "|---|---|---|---|"]
     lines += [f"| {_md(r['label'])} | {r.get('side') or '-'} | {r['confidence']:.2f} | {r['status']} |"
               for r in roots[:3]]
-    detail = [_screening(report), "\n".join(lines)]
-    if shown:
-        rows = [f"- **{t['action'].capitalize()} {_md(t['label'].lower())}**"
-                + (f" ({t['side']})" if t.get("side") else "") + (" — where it hurts" if t.get("painful") else
-                                                                  " — away from the pain")
-                + f": {_md(t.get('because', ''))}" for t in shown]
-        detail.append("**Targets (away from the pain first)**\n" + "\n".join(rows))
-    detail.append(_next(report))
+    return "\n".join(lines)
+
+
+def _target_row(target: dict) -> str:
+    """One target as a Markdown list item: action, muscle, side, where it is and why."""
+    side = f" ({target['side']})" if target.get("side") else ""
+    where = " — where it hurts" if target.get("painful") else " — away from the pain"
+    return (f"- **{target['action'].capitalize()} {_md(target['label'].lower())}**" + side + where
+            + f": {_md(target.get('because', ''))}")
+
+
+def _plan_extras(report: dict, kb) -> list[str]:
+    """The plan card's closing paragraphs: what to assess next, review signs and caveats."""
+    extras = [_next(report)]
     review = report["triage"].get("review") or []
     if review:
-        detail.append(f"**Review signs (monitor and re-screen):** {_md(_labels(kb, review))}")
+        extras.append(f"**Review signs (monitor and re-screen):** {_md(_labels(kb, review))}")
     cautions = [w for w in report.get("warnings") or [] if w.get("code") != "not_screened"]
     if cautions:
-        detail.append("**Caveats**\n" + "\n".join(f"- {_md(w['message'])}" for w in cautions[:5]))
-    return make.card("info", summary, detail, ("root-cause", "Likely root cause and plan"))
+        extras.append("**Caveats**\n" + "\n".join(f"- {_md(w['message'])}" for w in cautions[:5]))
+    return extras
+
+
+def _plan_card(make: _Cards, report: dict, kb) -> dict | None:
+    """The info card with the likely root causes and the targets, away from the pain first."""
+    roots = report.get("root_causes") or []
+    if not roots:
+        return _no_root_card(make, report)
+    targets = [t for t in report.get("targets") or [] if not t.get("withheld")]
+    away = [t for t in targets if not t.get("painful")]
+    shown = (away or targets)[:4]
+    detail = [_screening(report), _roots_table(roots)]
+    if shown:
+        detail.append("**Targets (away from the pain first)**\n" + "\n".join(_target_row(t) for t in shown))
+    detail += _plan_extras(report, kb)
+    return make.card("info", _plan_summary(roots[0], shown), detail, ("root-cause", "Likely root cause and plan"))
 
 
 def _screening(report: dict) -> str:
@@ -395,45 +522,65 @@ _memory_feedback: list[dict] = []
 _feedback_lock = threading.Lock()
 
 
-def check_feedback(body: object) -> list[dict]:
-    """The feedback entries of a feedback request, their shape checked (CaseError -> 422)."""
+_FEEDBACK_FIELDS = {"card", "outcome", "acceptedSuggestions", "overrideReason", "outcomeTimestamp"}
+
+
+def _accepted_ok(accepted: object) -> bool:
+    """Whether ``acceptedSuggestions`` is absent or ``[{id: string}, ...]``."""
+    return accepted is None or (isinstance(accepted, list) and all(
+        isinstance(a, dict) and isinstance(a.get("id"), str) for a in accepted))
+
+
+def _override_ok(reason: object) -> bool:
+    """Whether ``overrideReason`` is absent or ``{reason?: Coding, userComment?: string}``."""
+    return reason is None or (
+        isinstance(reason, dict) and set(reason) <= {"reason", "userComment"}
+        and isinstance(reason.get("reason", {}), dict) and isinstance(reason.get("userComment", ""), str))
+
+
+def _timestamp_ok(stamp: object) -> bool:
+    """Whether ``outcomeTimestamp`` is an ISO 8601 date-time string."""
     import datetime
 
+    try:
+        if not isinstance(stamp, str):
+            raise ValueError
+        datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _entry_problems(entry: object, where: str) -> list[Problem]:
+    """What is wrong with one feedback entry, in field order (empty when it is well formed)."""
+    if not isinstance(entry, dict):
+        return [Problem("each feedback entry is an object", where)]
+    problems = [Problem(f"unknown field {key!r}", f"{where}.{key}", key) for key in set(entry) - _FEEDBACK_FIELDS]
+    if not isinstance(entry.get("card"), str) or not entry["card"]:
+        problems.append(Problem("card (the card's uuid) is required", f"{where}.card", entry.get("card")))
+    if entry.get("outcome") not in ("accepted", "overridden"):
+        problems.append(Problem("outcome must be accepted or overridden", f"{where}.outcome", entry.get("outcome")))
+    if not _accepted_ok(entry.get("acceptedSuggestions")):
+        problems.append(Problem("acceptedSuggestions must be [{id: suggestion uuid}]",
+                                f"{where}.acceptedSuggestions"))
+    if not _override_ok(entry.get("overrideReason")):
+        problems.append(Problem("overrideReason must be {reason?: Coding, userComment?: string}",
+                                f"{where}.overrideReason"))
+    stamp = entry.get("outcomeTimestamp")
+    if not _timestamp_ok(stamp):
+        problems.append(Problem("outcomeTimestamp must be an ISO 8601 date-time (e.g. 2026-12-01T10:05:31Z)",
+                                f"{where}.outcomeTimestamp", stamp))
+    return problems
+
+
+def check_feedback(body: object) -> list[dict]:
+    """The feedback entries of a feedback request, their shape checked (CaseError -> 422)."""
     if not isinstance(body, dict) or set(body) != {"feedback"} or not isinstance(body["feedback"], list):
         raise CaseError(Problem("a feedback request is {\"feedback\": [{card, outcome, outcomeTimestamp, ...}]}",
                                 "body"))
     problems: list[Problem] = []
-    allowed = {"card", "outcome", "acceptedSuggestions", "overrideReason", "outcomeTimestamp"}
     for i, entry in enumerate(body["feedback"]):
-        where = f"feedback[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(Problem("each feedback entry is an object", where))
-            continue
-        for key in set(entry) - allowed:
-            problems.append(Problem(f"unknown field {key!r}", f"{where}.{key}", key))
-        if not isinstance(entry.get("card"), str) or not entry["card"]:
-            problems.append(Problem("card (the card's uuid) is required", f"{where}.card", entry.get("card")))
-        if entry.get("outcome") not in ("accepted", "overridden"):
-            problems.append(Problem("outcome must be accepted or overridden", f"{where}.outcome", entry.get("outcome")))
-        accepted = entry.get("acceptedSuggestions")
-        if accepted is not None and not (isinstance(accepted, list) and all(
-                isinstance(a, dict) and isinstance(a.get("id"), str) for a in accepted)):
-            problems.append(Problem("acceptedSuggestions must be [{id: suggestion uuid}]",
-                                    f"{where}.acceptedSuggestions"))
-        reason = entry.get("overrideReason")
-        if reason is not None and not (
-                isinstance(reason, dict) and set(reason) <= {"reason", "userComment"}
-                and isinstance(reason.get("reason", {}), dict) and isinstance(reason.get("userComment", ""), str)):
-            problems.append(Problem("overrideReason must be {reason?: Coding, userComment?: string}",
-                                    f"{where}.overrideReason"))
-        stamp = entry.get("outcomeTimestamp")
-        try:
-            if not isinstance(stamp, str):
-                raise ValueError
-            datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            problems.append(Problem("outcomeTimestamp must be an ISO 8601 date-time (e.g. 2026-12-01T10:05:31Z)",
-                                    f"{where}.outcomeTimestamp", stamp))
+        problems += _entry_problems(entry, f"feedback[{i}]")
     if problems:
         raise CaseError(problems)
     return body["feedback"]

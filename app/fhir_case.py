@@ -57,8 +57,8 @@ import datetime
 import re
 import threading
 from dataclasses import dataclass, field
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, ClassVar
 
 __all__ = [
     "ANSWER_SYSTEM", "FhirCase", "KB_SYSTEM", "NotUsed", "SYSTEMS", "case_from_fhir", "code_index",
@@ -355,40 +355,64 @@ def _age(birth: str, today: datetime.date) -> int | None:
     return years if 0 <= years <= 130 else None
 
 
+def _unreadable(allow_unsure: bool) -> str | None:
+    """What an answer that is not a clear yes or no reads as: 'unsure' where allowed, else None."""
+    return "unsure" if allow_unsure else None
+
+
+def _presence_of_boolean(value: object, allow_unsure: bool) -> tuple[bool | str | None, str]:
+    """A ``valueBoolean`` answer: only a JSON true or false is a yes or a no."""
+    # fhir.resources (lax pydantic) lets null, 0 or "no" through, and bool() would read null and 0 as a no
+    if isinstance(value, bool):
+        return value, ""
+    return _unreadable(allow_unsure), f"valueBoolean {value!r} is not true or false"
+
+
+def _presence_of_string(text: str, allow_unsure: bool) -> tuple[bool | str | None, str]:
+    """A ``valueString`` answer: a yes, no or unsure word (see :data:`_YES`, :data:`_NO`, :data:`_UNSURE`)."""
+    word = text.strip().lower()
+    if word in _YES:
+        return True, ""
+    if word in _NO:
+        return False, ""
+    if word in _UNSURE:
+        return _unreadable(allow_unsure), ""
+    return _unreadable(allow_unsure), f"value {text!r} is not yes/no"
+
+
+def _answers_said(concept: dict) -> set[bool | str]:
+    """The answers a concept's :data:`ANSWER_SYSTEM` codings give: True, False and/or 'unsure'."""
+    said: set[bool | str] = set()
+    for c in _codings(concept):
+        if isinstance(c.get("system"), str) and _system(c["system"]) == ANSWER_SYSTEM:
+            code = str(c.get("code", "")).strip().lower()
+            said.add(True if code in ("yes", "present") else False if code in ("no", "absent") else "unsure")
+    return said
+
+
+def _presence_of_concept(concept: dict, allow_unsure: bool) -> tuple[bool | str | None, str]:
+    """A ``valueCodeableConcept`` answer: a yes or a no only when all its answer codings agree."""
+    said = _answers_said(concept)
+    if said == {True} or said == {False}:
+        return said.pop(), ""
+    if said:  # unsure, or yes and no at once: not a no
+        return _unreadable(allow_unsure), ("" if said == {"unsure"} else
+                                           f"answer {_describe(concept)} says both yes and no")
+    return _unreadable(allow_unsure), f"answer {_describe(concept)} is not a yes/no compensa reads"
+
+
 def _presence(resource: dict, allow_unsure: bool) -> tuple[bool | str | None, str]:
     """An Observation's yes/no answer: True, False, 'unsure' or None (unreadable), and a note."""
     if "valueBoolean" in resource:
-        # only a JSON true or false: fhir.resources (lax pydantic) lets null, 0 or "no" through, and
-        # bool() would read null and 0 as a no
-        if isinstance(resource["valueBoolean"], bool):
-            return resource["valueBoolean"], ""
-        return ("unsure" if allow_unsure else None), f"valueBoolean {resource['valueBoolean']!r} is not true or false"
+        return _presence_of_boolean(resource["valueBoolean"], allow_unsure)
     if isinstance(resource.get("valueString"), str):
-        word = resource["valueString"].strip().lower()
-        if word in _YES:
-            return True, ""
-        if word in _NO:
-            return False, ""
-        if word in _UNSURE:
-            return ("unsure" if allow_unsure else None), ""
-        return ("unsure" if allow_unsure else None), f"value {resource['valueString']!r} is not yes/no"
-    concept = resource.get("valueCodeableConcept")
-    if isinstance(concept, dict):
-        said = set()
-        for c in _codings(concept):
-            if isinstance(c.get("system"), str) and _system(c["system"]) == ANSWER_SYSTEM:
-                code = str(c.get("code", "")).strip().lower()
-                said.add(True if code in ("yes", "present") else False if code in ("no", "absent") else "unsure")
-        if said == {True} or said == {False}:
-            return said.pop(), ""
-        if said:  # unsure, or yes and no at once: not a no
-            return ("unsure" if allow_unsure else None), ("" if said == {"unsure"} else
-                                                          f"answer {_describe(concept)} says both yes and no")
-        return ("unsure" if allow_unsure else None), f"answer {_describe(concept)} is not a yes/no compensa reads"
+        return _presence_of_string(resource["valueString"], allow_unsure)
+    if isinstance(resource.get("valueCodeableConcept"), dict):
+        return _presence_of_concept(resource["valueCodeableConcept"], allow_unsure)
     if isinstance(resource.get("dataAbsentReason"), dict):
-        return ("unsure" if allow_unsure else None), "no value (dataAbsentReason)"
+        return _unreadable(allow_unsure), "no value (dataAbsentReason)"
     if any(k.startswith("value") for k in resource):
-        return ("unsure" if allow_unsure else None), "its value is not a yes/no"
+        return _unreadable(allow_unsure), "its value is not a yes/no"
     return True, ""  # a recorded finding with no value asserts it
 
 
@@ -431,6 +455,28 @@ def _prepared(kb) -> tuple[Any, dict]:
         return found[1], found[2]
 
 
+def _sides_of(item: dict) -> tuple[str, ...]:
+    """The sides an item is kept under: left and right for ``both``, else its side or '' (none)."""
+    return ("left", "right") if item.get("side") == "both" else (item.get("side") or "",)
+
+
+@dataclass(frozen=True)
+class _ConditionStatus:
+    """A Condition's verification codes, and whether it is resolved or unconfirmed."""
+
+    verification: set[str]
+    resolved: bool
+    unconfirmed: bool
+
+    @classmethod
+    def of(cls, resource: dict) -> _ConditionStatus:
+        """The status of a Condition resource, from its verificationStatus and clinicalStatus codings."""
+        verification = {str(c.get("code")) for c in _codings(resource.get("verificationStatus"))}
+        clinical = {str(c.get("code")) for c in _codings(resource.get("clinicalStatus"))}
+        return cls(verification, bool(clinical & {"inactive", "remission", "resolved"}),
+                   bool(verification & {"provisional", "differential", "unconfirmed"}))
+
+
 class _Reader:
     """Collects case items from resources, the latest per (section, id, side)."""
 
@@ -448,31 +494,43 @@ class _Reader:
         self.out.not_used.append(NotUsed(where, what, why))
 
     def put(self, section: str, item: dict, when: str, ref: str) -> None:
-        from compensa.engine.case_schema import SECTIONS
-
-        field = "site" if section == "pain" else "id"
-        term = item.get(field)
-        known = self.vocab.resolve(SECTIONS[section], term)  # a readable name or alias: keyed by its id
-        if known and known != term:
-            item = {**item, field: known}
-            term = known
-        sides = ("left", "right") if item.get("side") == "both" else (item.get("side") or "",)
-        for side in sides:
+        """Keep ``item`` in ``section`` (once per side) unless an answer that wins over it is kept already."""
+        item, term = self.by_id(section, item)
+        for side in _sides_of(item):
             one = {k: v for k, v in item.items() if k != "side"}
             if side:
                 one["side"] = side
             key = (section, str(term), side)
             rank = _RANK.get(one.get("present"), 0) if section == "red_flags" else 0
-            old = self.items.get(key)
-            later = None if old is None else _later(when, old[0])
-            if section != "red_flags" and later is None and old is not None:
-                later = True if when > old[0] else None  # not ordered by time: the later string, as before
-            # the surely later answer wins; two red-flag answers that cannot be ordered (undated, in
-            # overlapping periods such as a day and a time on it) keep the more alarming
-            if old is None or later is True or (later is None and rank > old[1]):
+            if self.replaces(key, when, rank):
                 self.items[key] = (when, rank, one, ref)
         if ref not in self.out.sources:
             self.out.sources.append(ref)
+
+    def by_id(self, section: str, item: dict) -> tuple[dict, Any]:
+        """``item`` with its term (a pain ``site``, else ``id``) resolved to the KB id, and that term:
+        a readable name or alias is keyed by its id."""
+        from compensa.engine.case_schema import SECTIONS
+
+        field = "site" if section == "pain" else "id"
+        term = item.get(field)
+        known = self.vocab.resolve(SECTIONS[section], term)
+        if known and known != term:
+            return {**item, field: known}, known
+        return item, term
+
+    def replaces(self, key: tuple[str, str, str], when: str, rank: int) -> bool:
+        """Whether an answer at ``when`` of ``rank`` replaces the one kept under ``key``, if any.
+
+        The surely later answer wins; two red-flag answers that cannot be ordered (undated, in
+        overlapping periods such as a day and a time on it) keep the more alarming."""
+        old = self.items.get(key)
+        if old is None:
+            return True
+        later = _later(when, old[0])
+        if key[0] != "red_flags" and later is None:
+            later = True if when > old[0] else None  # not ordered by time: the later string, as before
+        return later is True or (later is None and rank > old[1])
 
     def case(self) -> dict:
         from compensa.engine.case_schema import MAX_ITEMS
@@ -534,13 +592,11 @@ class _Reader:
             self.out.sources.append(ref)
 
     def observation(self, resource: dict, where: str) -> None:
+        """Read one Observation: a pain, or each KB kind its code maps to (see :data:`_OBSERVED`)."""
         ref, what = _ref(resource, where), _describe(resource.get("code"))
-        if resource.get("status") in ("entered-in-error", "cancelled"):
-            self.skip(ref, what, f"status {resource['status']}")
-            return
-        other = self.other_patient(resource)
-        if other:
-            self.skip(ref, what, f"about {other}, not the patient in context")
+        excluded = self.excluded_observation(resource)
+        if excluded:
+            self.skip(ref, what, excluded)
             return
         when = _when(resource)
         code = resource.get("code")
@@ -555,41 +611,69 @@ class _Reader:
             return
         for kind in _KINDS:
             ids = [i for k, i in hits if k == kind]
-            if not ids:
-                continue
-            if kind == "pain":
-                self.pain_at(ids, resource, ref, what, when)
-            elif kind == "red_flag":
-                present, note = _presence(resource, allow_unsure=True)
-                for id_ in ids:
-                    self.put("red_flags", {"id": id_, "present": present}, when, ref)
-                if note:
-                    self.out.notes.append(f"{ref} ({what}): {note}; read as unsure")
-            elif kind == "finding":
-                present, note = _presence(resource, allow_unsure=False)
-                if present is None:
-                    self.skip(ref, what, note or "no yes/no value")
-                    continue
-                self.sided(ids, "findings", {"present": present}, resource, ref, what, when)
-            elif kind == "test":
-                result = _result(resource)
-                if result is None:
-                    self.skip(ref, what, "no result: give interpretation POS or NEG, or valueBoolean")
-                    continue
-                self.sided(ids, "tests", {"result": result}, resource, ref, what, when)
-            elif kind == "condition":
-                present, _ = _presence(resource, allow_unsure=False)
-                if present is not True:
-                    self.skip(ref, what, "a diagnosis recorded as absent or unreadable is not used")
-                    continue
-                self.sided(ids, "diagnoses", {}, resource, ref, what, when)
-            else:
-                present, note = _presence(resource, allow_unsure=False)
-                if present is None:
-                    self.skip(ref, what, note or "no yes/no value")
-                    continue
-                for id_ in ids:
-                    self.put(_SECTION[kind], {"id": id_, "present": present}, when, ref)
+            if ids:
+                read = _Reader._OBSERVED.get(kind, _Reader.observed_answer)
+                read(self, kind, ids, resource, ref, what, when)
+
+    def excluded_observation(self, resource: dict) -> str:
+        """Why an Observation is not read at all (entered in error, cancelled, another patient), or ''."""
+        if resource.get("status") in ("entered-in-error", "cancelled"):
+            return f"status {resource['status']}"
+        other = self.other_patient(resource)
+        if other:
+            return f"about {other}, not the patient in context"
+        return ""
+
+    def observed_pain(self, kind: str, ids: list[str], resource: dict, ref: str, what: str, when: str) -> None:
+        """An Observation coded as a KB pain site."""
+        self.pain_at(ids, resource, ref, what, when)
+
+    def observed_red_flag(self, kind: str, ids: list[str], resource: dict, ref: str, what: str, when: str) -> None:
+        """An Observation of a red flag: an unreadable answer counts as unsure (never as a no)."""
+        present, note = _presence(resource, allow_unsure=True)
+        for id_ in ids:
+            self.put("red_flags", {"id": id_, "present": present}, when, ref)
+        if note:
+            self.out.notes.append(f"{ref} ({what}): {note}; read as unsure")
+
+    def observed_finding(self, kind: str, ids: list[str], resource: dict, ref: str, what: str, when: str) -> None:
+        """An Observation of a posture finding: a yes or a no, on a side when one is given."""
+        present, note = _presence(resource, allow_unsure=False)
+        if present is None:
+            self.skip(ref, what, note or "no yes/no value")
+            return
+        self.sided(ids, "findings", {"present": present}, resource, ref, what, when)
+
+    def observed_test(self, kind: str, ids: list[str], resource: dict, ref: str, what: str, when: str) -> None:
+        """An Observation of a physical test: positive or negative, on a side when one is given."""
+        result = _result(resource)
+        if result is None:
+            self.skip(ref, what, "no result: give interpretation POS or NEG, or valueBoolean")
+            return
+        self.sided(ids, "tests", {"result": result}, resource, ref, what, when)
+
+    def observed_condition(self, kind: str, ids: list[str], resource: dict, ref: str, what: str,
+                           when: str) -> None:
+        """An Observation of a diagnosis: used only when it is recorded as present."""
+        present, _ = _presence(resource, allow_unsure=False)
+        if present is not True:
+            self.skip(ref, what, "a diagnosis recorded as absent or unreadable is not used")
+            return
+        self.sided(ids, "diagnoses", {}, resource, ref, what, when)
+
+    def observed_answer(self, kind: str, ids: list[str], resource: dict, ref: str, what: str, when: str) -> None:
+        """An Observation of any other kind (history, yellow flag): a yes or a no in its section."""
+        present, note = _presence(resource, allow_unsure=False)
+        if present is None:
+            self.skip(ref, what, note or "no yes/no value")
+            return
+        for id_ in ids:
+            self.put(_SECTION[kind], {"id": id_, "present": present}, when, ref)
+
+    #: How an Observation is read for each KB kind its code maps to (others: :meth:`observed_answer`).
+    _OBSERVED: ClassVar[dict[str, Callable[..., None]]] = {
+        "pain": observed_pain, "red_flag": observed_red_flag, "finding": observed_finding,
+        "test": observed_test, "condition": observed_condition}
 
     def components(self, resource: dict, ref: str) -> bool:
         """Read each ``component`` of an Observation (a panel of questions) as an Observation of its
@@ -681,54 +765,67 @@ class _Reader:
         self.skip(ref, what, "its code is not one compensa knows (see GET /v1/kb/vocabulary for the codes)")
 
     def condition(self, resource: dict, where: str) -> None:
+        """Read one Condition: a red flag, a diagnosis, a finding or history (see :data:`_CONDITIONS`)."""
         ref, what = _ref(resource, where), _describe(resource.get("code"))
         other = self.other_patient(resource)
         if other:
             self.skip(ref, what, f"about {other}, not the patient in context")
             return
-        verification = {str(c.get("code")) for c in _codings(resource.get("verificationStatus"))}
-        clinical = {str(c.get("code")) for c in _codings(resource.get("clinicalStatus"))}
-        if verification & {"refuted", "entered-in-error"}:
-            self.skip(ref, what, f"verification status {', '.join(sorted(verification))}")
+        status = _ConditionStatus.of(resource)
+        if status.verification & {"refuted", "entered-in-error"}:
+            self.skip(ref, what, f"verification status {', '.join(sorted(status.verification))}")
             return
         when = _when(resource)
         hits = _lookup(self.index, resource.get("code"))
         if not hits:
             self.unknown(resource, ref, what, when)
             return
-        resolved = bool(clinical & {"inactive", "remission", "resolved"})
-        unconfirmed = bool(verification & {"provisional", "differential", "unconfirmed"})
         used = False
         for kind in _KINDS:
             ids = [i for k, i in hits if k == kind]
-            if not ids:
-                continue
-            if kind == "red_flag":
-                present: bool | str = "unsure" if resolved or unconfirmed else True
-                if present == "unsure":
-                    self.out.notes.append(f"{ref} ({what}): a {'resolved' if resolved else 'unconfirmed'} condition "
-                                          "that is a red flag is read as unsure: a clinician should review it")
-                for id_ in ids:
-                    self.put("red_flags", {"id": id_, "present": present}, when, ref)
-                used = True
-            elif kind == "condition":
-                if resolved or unconfirmed:
-                    self.skip(ref, what, "a resolved or unconfirmed condition is not a current diagnosis")
-                    continue
-                self.sided(ids, "diagnoses", {}, resource, ref, what, when)
-                used = True
-            elif kind in ("history", "finding"):
-                if resolved:
-                    self.skip(ref, what, "resolved")
-                    continue
-                if kind == "finding":
-                    self.sided(ids, "findings", {"present": True}, resource, ref, what, when)
-                else:
-                    for id_ in ids:
-                        self.put("history", {"id": id_, "present": True}, when, ref)
-                used = True
+            read = _Reader._CONDITIONS.get(kind)
+            if ids and read is not None:
+                used = read(self, kind, ids, status, resource, ref, what, when) or used
         if not used and not any(n.resource == ref for n in self.out.not_used):
             self.skip(ref, what, "a Condition is read as a diagnosis or a red flag; this code is neither")
+
+    def condition_red_flag(self, kind: str, ids: list[str], status: _ConditionStatus, resource: dict, ref: str,
+                           what: str, when: str) -> bool:
+        """A Condition that is a red flag: present, or unsure when resolved or unconfirmed (always used)."""
+        present: bool | str = "unsure" if status.resolved or status.unconfirmed else True
+        if present == "unsure":
+            self.out.notes.append(f"{ref} ({what}): a {'resolved' if status.resolved else 'unconfirmed'} condition "
+                                  "that is a red flag is read as unsure: a clinician should review it")
+        for id_ in ids:
+            self.put("red_flags", {"id": id_, "present": present}, when, ref)
+        return True
+
+    def condition_diagnosis(self, kind: str, ids: list[str], status: _ConditionStatus, resource: dict, ref: str,
+                            what: str, when: str) -> bool:
+        """A Condition that is a KB diagnosis: used only when current and confirmed."""
+        if status.resolved or status.unconfirmed:
+            self.skip(ref, what, "a resolved or unconfirmed condition is not a current diagnosis")
+            return False
+        self.sided(ids, "diagnoses", {}, resource, ref, what, when)
+        return True
+
+    def condition_present(self, kind: str, ids: list[str], status: _ConditionStatus, resource: dict, ref: str,
+                          what: str, when: str) -> bool:
+        """A Condition that is a KB finding or history item: present unless resolved."""
+        if status.resolved:
+            self.skip(ref, what, "resolved")
+            return False
+        if kind == "finding":
+            self.sided(ids, "findings", {"present": True}, resource, ref, what, when)
+        else:
+            for id_ in ids:
+                self.put("history", {"id": id_, "present": True}, when, ref)
+        return True
+
+    #: How a Condition is read for each KB kind its code maps to (other kinds are not read from a Condition).
+    _CONDITIONS: ClassVar[dict[str, Callable[..., bool]]] = {
+        "red_flag": condition_red_flag, "condition": condition_diagnosis,
+        "history": condition_present, "finding": condition_present}
 
     def questionnaire_response(self, resource: dict, where: str) -> None:
         from compensa.app.fhir_questionnaire import items_from_questionnaire_response
@@ -789,25 +886,40 @@ class _Reader:
             for index, item in enumerate(data):
                 self.salvage(item, f"{where}[{index}]", depth + 1)
             return
-        if not isinstance(data, dict):
-            return
-        if data.get("status") in ("entered-in-error", "cancelled") or self.other_patient(data) or {
-                str(c.get("code")) for c in _codings(data.get("verificationStatus"))} & {"refuted", "entered-in-error"}:
+        if not isinstance(data, dict) or self.not_salvaged(data):
             return
         ref = _ref(data, where)
-        concept = data.get("code")
+        self.salvage_red_flags(data, ref)
+        for key, value in data.items():
+            if key != "code" and isinstance(value, (dict, list)):
+                self.salvage(value, f"{where}.{key}" if ref == where else f"{ref}.{key}", depth + 1)
+
+    def not_salvaged(self, data: dict) -> bool:
+        """Whether invalid data says it is not to be read: entered in error, cancelled, refuted, or
+        about another patient."""
+        if data.get("status") in ("entered-in-error", "cancelled") or self.other_patient(data):
+            return True
+        verification = {str(c.get("code")) for c in _codings(data.get("verificationStatus"))}
+        return bool(verification & {"refuted", "entered-in-error"})
+
+    def salvaged_flags(self, concept: object) -> list[str]:
+        """The red flags a ``code`` of invalid data names: KB red flags, else (a code compensa does not
+        know at all) the first text that reads like one."""
         flags = [i for k, i in _lookup(self.index, concept) if k == "red_flag"]
         if not flags and not _lookup(self.index, concept) and isinstance(concept, dict):
             flags = [t.strip()[:200] for t in _texts(concept) if self.vocab.resembles_red_flag(t)][:1]
+        return flags
+
+    def salvage_red_flags(self, data: dict, ref: str) -> None:
+        """Put the red flags of one dict of invalid data as unsure, with a note saying why."""
+        concept = data.get("code")
+        flags = self.salvaged_flags(concept)
         when = _when(data) if _span(_when(data)) else ""  # its own date when readable, else undated
         for id_ in flags:
             self.put("red_flags", {"id": id_, "present": "unsure"}, when, ref)
         if flags:
             self.out.notes.append(f"{ref} ({_describe(concept)}): not valid FHIR, but it records a red flag, "
                                   "so that red flag is read as unsure")
-        for key, value in data.items():
-            if key != "code" and isinstance(value, (dict, list)):
-                self.salvage(value, f"{where}.{key}" if ref == where else f"{ref}.{key}", depth + 1)
 
     def bundle(self, bundle: dict, where: str) -> None:
         for index, entry in enumerate(bundle.get("entry") or []):

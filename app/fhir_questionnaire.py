@@ -24,6 +24,8 @@ red flag that cannot be read counts as unsure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from compensa.app.fhir_case import ANSWER_SYSTEM, KB_SYSTEM, LATERALITY, SNOMED, SYSTEMS, validate_resource
@@ -113,38 +115,56 @@ def intake_questionnaire(kb) -> dict:
     }
 
 
-def questionnaire_response_from_case(case: dict, kb, patient_id: str | None = None) -> dict:
-    """An intake QuestionnaireResponse answering what a canonical case (``Case.to_dict()``) holds:
-    pain, findings, tests, red flags, age and sex (other sections have no intake item)."""
-    groups: dict[str, list[dict]] = {"red_flags": [], "pain": [], "findings": [], "tests": [], "about": []}
-    answers: dict[tuple[str, str], list[dict]] = {}
+def _red_flag_answer(item: dict) -> dict:
+    """A case red flag as an answer: yes, no or unsure."""
+    present = item.get("present", True)
+    return _answer("unsure" if present == "unsure" else "yes" if present else "no")
 
-    def add(group: str, link_id: str, answer: dict) -> None:
-        if (group, link_id) not in answers:
-            answers[(group, link_id)] = []
-            groups[group].append({"linkId": link_id, "answer": answers[(group, link_id)]})
-        if answer not in answers[(group, link_id)]:
-            answers[(group, link_id)].append(answer)
 
-    for item in case.get("red_flags", []):
-        present = item.get("present", True)
-        add("red_flags", item["id"], _answer("unsure" if present == "unsure" else "yes" if present else "no"))
-    for item in case.get("pain", []):
-        add("pain", item["site"], _side(item["side"]) if item.get("side") else _answer("present"))
-    for item in case.get("findings", []):
-        if item.get("present", True) is False:
-            add("findings", item["id"], _answer(f"no-{item['side']}", f"No, {item['side']}") if item.get("side")
-                else _answer("no"))
-        else:
-            add("findings", item["id"], _side(item["side"]) if item.get("side") else _answer("yes"))
-    for item in case.get("tests", []):
-        code = item["result"] + (f"-{item['side']}" if item.get("side") else "")
-        add("tests", item["id"], _answer(code, code))
-    if isinstance(case.get("age"), int):
-        add("about", "age", {"valueInteger": case["age"]})
-    if case.get("sex") in ("female", "male"):
-        add("about", "sex", {"valueCoding": {"system": _GENDER, "code": case["sex"]}})
-    flags = groups.pop("red_flags")
+def _pain_answer(item: dict) -> dict:
+    """A case pain as an answer: its side, or present (central, or no side)."""
+    return _side(item["side"]) if item.get("side") else _answer("present")
+
+
+def _finding_answer(item: dict) -> dict:
+    """A case finding as an answer: its side or yes when present; no (or no on a side) when absent."""
+    if item.get("present", True) is False:
+        return _answer(f"no-{item['side']}", f"No, {item['side']}") if item.get("side") else _answer("no")
+    return _side(item["side"]) if item.get("side") else _answer("yes")
+
+
+def _test_answer(item: dict) -> dict:
+    """A case test as an answer: its result, with its side when it has one."""
+    code = item["result"] + (f"-{item['side']}" if item.get("side") else "")
+    return _answer(code, code)
+
+
+#: For each case section with intake items: the key of an item's linkId, and how the item is answered.
+_ANSWERED: dict[str, tuple[str, Callable[[dict], dict]]] = {
+    "red_flags": ("id", _red_flag_answer), "pain": ("site", _pain_answer),
+    "findings": ("id", _finding_answer), "tests": ("id", _test_answer)}
+
+
+@dataclass
+class _ResponseItems:
+    """The answered items of a QuestionnaireResponse by group, each linkId once, each answer once."""
+
+    groups: dict[str, list[dict]] = field(default_factory=lambda: {
+        "red_flags": [], "pain": [], "findings": [], "tests": [], "about": []})
+    answers: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+
+    def add(self, group: str, link_id: str, answer: dict) -> None:
+        """Answer item ``link_id`` of ``group`` with ``answer`` (an answer already given is not repeated)."""
+        if (group, link_id) not in self.answers:
+            self.answers[(group, link_id)] = []
+            self.groups[group].append({"linkId": link_id, "answer": self.answers[(group, link_id)]})
+        if answer not in self.answers[(group, link_id)]:
+            self.answers[(group, link_id)].append(answer)
+
+
+def _nested_red_flags(flags: list[dict], kb) -> list[dict]:
+    """The red-flag items in a group per level, in level order; an item that is not a KB red flag
+    stays directly in the red-flag group."""
     def level(item: dict) -> str | None:
         flag = kb.red_flags.get(item["linkId"])
         return flag.level if flag is not None and flag.level in _LEVEL_TITLES else None
@@ -152,6 +172,22 @@ def questionnaire_response_from_case(case: dict, kb, patient_id: str | None = No
     nested: list[dict] = [{"linkId": f"red_flags_{name}", "item": [i for i in flags if level(i) == name]}
                           for name in _LEVEL_TITLES if any(level(i) == name for i in flags)]
     nested += [i for i in flags if level(i) is None]  # not a KB red flag: directly in the group
+    return nested
+
+
+def questionnaire_response_from_case(case: dict, kb, patient_id: str | None = None) -> dict:
+    """An intake QuestionnaireResponse answering what a canonical case (``Case.to_dict()``) holds:
+    pain, findings, tests, red flags, age and sex (other sections have no intake item)."""
+    response = _ResponseItems()
+    for section, (key, answer_of) in _ANSWERED.items():
+        for item in case.get(section, []):
+            response.add(section, item[key], answer_of(item))
+    if isinstance(case.get("age"), int):
+        response.add("about", "age", {"valueInteger": case["age"]})
+    if case.get("sex") in ("female", "male"):
+        response.add("about", "sex", {"valueCoding": {"system": _GENDER, "code": case["sex"]}})
+    groups = response.groups
+    nested = _nested_red_flags(groups.pop("red_flags"), kb)
     out: dict[str, Any] = {"resourceType": "QuestionnaireResponse", "status": "completed",
                            "questionnaire": QUESTIONNAIRE_URL,
                            "item": ([{"linkId": "red_flags", "item": nested}] if nested else [])
