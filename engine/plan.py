@@ -6,6 +6,8 @@ ties broken by id, so a report never depends on rule firing order or input order
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from compensa.engine.case import Case
 from compensa.engine.reasoning import Reasoning, belief_key
 from compensa.engine.triage import ALARMING
@@ -505,40 +507,69 @@ def _reached_by(kb: KnowledgeBase) -> dict[str, tuple[str, ...]]:
     return cache
 
 
-def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit: int = 5) -> list[dict]:
-    """Assessments not yet done that would best confirm or refute the leading hypotheses."""
-    hypotheses = rank(reasoning, "root")[:5] + rank(reasoning, "condition", 0.2)[:3]
-    if not hypotheses:
-        return []
-    done = {(e.id, e.side) for e in case.evidence if e.kind in ("finding", "test")}
-    done_ids = {i for i, _ in done}
-    scored: list[tuple] = []
+def _leading_hypotheses(reasoning: Reasoning) -> list[tuple[tuple, float]]:
+    """The hypotheses worth testing next: the top 5 roots, then the top 3 conditions at least 0.2 likely."""
+    return rank(reasoning, "root")[:5] + rank(reasoning, "condition", 0.2)[:3]
+
+
+def _candidate_assessments(kb: KnowledgeBase, hypotheses: list[tuple[tuple, float]]) -> Iterator:
+    """The assessments that bear on any of ``hypotheses`` (each once, in the order first reached)."""
     reached_by = _reached_by(kb)
     candidates = dict.fromkeys(a for (_, node, _), _ in hypotheses for a in reached_by.get(node, ()))
-    for assessment in (kb.assessments[a] for a in candidates):
+    return (kb.assessments[a] for a in candidates)
+
+
+def _assessed(case: Case) -> tuple[set[tuple[str, str]], set[str]]:
+    """The findings and tests the case already has: as ``(id, side)`` pairs, and as ids."""
+    done = {(e.id, e.side) for e in case.evidence if e.kind in ("finding", "test")}
+    return done, {i for i, _ in done}
+
+
+def _best_use(assessment_id: str, reach: dict[str, float], hypotheses: list[tuple[tuple, float]],
+              done: set[tuple[str, str]], done_ids: set[str]) -> tuple[float, str | None, str | None]:
+    """How much one assessment would tell about the hypotheses it can still test: ``(total, node, side)``.
+
+    Each hypothesis it reaches, on a side not yet assessed, adds reach x max(cf, 0.1) x (1 - cf) to
+    the total; ``node`` and ``side`` name the hypothesis it would tell most about (``None`` when none).
+    """
+    best = (0.0, None, None)
+    total = 0.0
+    for (_, node, side), cf in hypotheses:
+        if node not in reach:
+            continue
+        if (assessment_id, side) in done or (assessment_id, "") in done or (not side and assessment_id in done_ids):
+            continue  # already done for this side
+        value = reach[node] * max(cf, 0.1) * (1.0 - cf)
+        total += value
+        if value > best[0]:
+            best = (value, node, side)
+    return total, best[1], best[2]
+
+
+def _suggestion(kb: KnowledgeBase, reasoning: Reasoning, assessment, node: str, side: str) -> dict:
+    """The suggested assessment in a report: what it is, how to do it, and why (the hypothesis it tests)."""
+    cf = reasoning.reported_cf(belief_key(node, side))
+    verb = "confirm or refute" if assessment.outcomes[assessment.results[1]] else "support"
+    why = f"Would {verb} {in_sentence(kb.label(node))}{f' ({side})' if side else ''}, now at {cf:.2f}: {assessment.reading}"
+    return {
+        "id": assessment.id, "label": assessment.label, "kind": assessment.kind,
+        "side": side or None, "why": why, "how": assessment.how, "for": node,
+    }
+
+
+def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit: int = 5) -> list[dict]:
+    """Assessments not yet done that would best confirm or refute the leading hypotheses."""
+    hypotheses = _leading_hypotheses(reasoning)
+    if not hypotheses:
+        return []
+    done, done_ids = _assessed(case)
+    scored: list[tuple] = []
+    for assessment in _candidate_assessments(kb, hypotheses):
         if assessment.id in done_ids and not assessment.sided:
             continue
-        best = (0.0, None, None)
-        total = 0.0
-        reach = _assessment_reach(kb, assessment)
-        for (_, node, side), cf in hypotheses:
-            if node not in reach:
-                continue
-            if (assessment.id, side) in done or (assessment.id, "") in done or (not side and assessment.id in done_ids):
-                continue  # already done for this side
-            value = reach[node] * max(cf, 0.1) * (1.0 - cf)
-            total += value
-            if value > best[0]:
-                best = (value, node, side)
-        if best[1] is None or total < 0.01:
+        total, node, side = _best_use(assessment.id, _assessment_reach(kb, assessment), hypotheses, done, done_ids)
+        if node is None or total < 0.01:
             continue
-        _, node, side = best
-        cf = reasoning.reported_cf(belief_key(node, side))
-        verb = "confirm or refute" if assessment.outcomes[assessment.results[1]] else "support"
-        why = f"Would {verb} {in_sentence(kb.label(node))}{f' ({side})' if side else ''}, now at {cf:.2f}: {assessment.reading}"
-        scored.append((-round(total, 9), assessment.id, {
-            "id": assessment.id, "label": assessment.label, "kind": assessment.kind,
-            "side": side or None, "why": why, "how": assessment.how, "for": node,
-        }))
+        scored.append((-round(total, 9), assessment.id, _suggestion(kb, reasoning, assessment, node, side)))
     scored.sort(key=lambda t: (t[0], t[1]))
     return [item for _, _, item in scored[:limit]]

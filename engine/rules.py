@@ -164,16 +164,24 @@ def _screen_rules(kb: KnowledgeBase) -> list[RuleSpec]:
     return rules
 
 
-def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
-    """All rules for ``kb``, in a stable order (sorted by id within each family)."""
-    rules: list[RuleSpec] = _screen_rules(kb) + _criterion_rules(kb)
-    rules.append(RuleSpec("stop:emergency", STOP_SALIENCE, "Alarm", (("level", "emergency"),), (), halts=True))
+def _stop_rule() -> RuleSpec:
+    """The emergency stop: an emergency alarm halts the run."""
+    return RuleSpec("stop:emergency", STOP_SALIENCE, "Alarm", (("level", "emergency"),), (), halts=True)
 
+
+def _pain_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """One rule per pain site linked to a condition: a belief in each condition felt there."""
+    rules = []
     for site in sorted(kb.pain_sites):
         emits = tuple(_belief(kb, c.id, s.strength, f"site:{c.id}@{site}") for c, s in kb.conditions_at(site))
         if emits:
             rules.append(RuleSpec(f"pain:{site}", 0, "Evidence", (("kind", "pain"), ("id", site)), emits))
+    return rules
 
+
+def _assessment_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """One rule per finding or test result that has effects: a belief in each effect's target."""
+    rules = []
     for assessment in sorted(kb.assessments.values(), key=lambda a: a.id):
         for result in assessment.results:
             effects = assessment.outcomes.get(result, ())
@@ -182,37 +190,74 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
                 rules.append(RuleSpec(
                     f"{assessment.kind}:{assessment.id}:{result}", 0, "Evidence",
                     (("kind", assessment.kind), ("id", assessment.id), ("value", result)), emits))
+    return rules
 
+
+def _history_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """One rule per history item answered present: a belief in each of its effects' targets."""
+    rules = []
     for item in sorted(kb.history.values(), key=lambda h: h.id):
         emits = tuple(_belief(kb, e.target, e.strength, f"effect:{item.id}:present") for e in item.effects)
         rules.append(RuleSpec(f"history:{item.id}", 0, "Evidence",
                               (("kind", "history"), ("id", item.id), ("value", "present")), emits))
+    return rules
 
-    for condition in sorted(kb.conditions):
-        rules.append(RuleSpec(
-            f"diagnosis:{condition}", 0, "Evidence", (("kind", "diagnosis"), ("id", condition)),
-            (_belief(kb, condition, DIAGNOSIS_STRENGTH, f"diagnosis:{condition}"),)))
 
+def _diagnosis_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """One rule per condition: a diagnosis the case already names is believed (``DIAGNOSIS_STRENGTH``)."""
+    return [RuleSpec(f"diagnosis:{condition}", 0, "Evidence", (("kind", "diagnosis"), ("id", condition)),
+                     (_belief(kb, condition, DIAGNOSIS_STRENGTH, f"diagnosis:{condition}"),))
+            for condition in sorted(kb.conditions)]
+
+
+def _explain_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """One rule per dysfunction or condition with causes: a belief in each cause, along the chain links."""
+    rules = []
     for node in sorted(set(kb.dysfunctions) | set(kb.conditions)):
         links = sorted(kb.causes_of(node), key=lambda link: link.cause)
         if links:
             rules.append(RuleSpec(
                 f"explain:{node}", 0, "Belief", (("node", node),),
                 tuple(_belief(kb, link.cause, link.strength, f"link:{link.id}") for link in links)))
+    return rules
 
-    states = sorted({muscle_state_id(m, s) for r in kb.roots.values() for s, ms in (("tight", r.tight), ("weak", r.weak)) for m in ms})
-    for state in states:
+
+def _root_muscle_states(kb: KnowledgeBase) -> list[str]:
+    """Every muscle state (tight or weak) some root lists, sorted."""
+    return sorted({muscle_state_id(m, s) for r in kb.roots.values()
+                   for s, ms in (("tight", r.tight), ("weak", r.weak)) for m in ms})
+
+
+def _member_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """One rule per muscle state a root lists: a belief in each root that lists it."""
+    rules = []
+    for state in _root_muscle_states(kb):
         roots = sorted(kb.roots_with(state), key=lambda r: r.id)
         rules.append(RuleSpec(
             f"member:{state}", 0, "Belief", (("node", state),),
             tuple(_belief(kb, r.id, r.member_strength, f"member:{r.id}") for r in roots)))
+    return rules
 
+
+def _plan_rules(kb: KnowledgeBase) -> list[RuleSpec]:
+    """One rule per root with muscles: without an alarm, its plan and a target per muscle to stretch or strengthen."""
+    rules = []
     for root in sorted(kb.roots.values(), key=lambda r: r.id):
         emits = (Emit("Plan", (("root", root.id),), 1.0, f"plan:{root.id}", root.sided),) + tuple(
             Emit("Target", (("muscle", m), ("action", action), ("root", root.id)), 1.0, f"plan:{root.id}", root.sided, False)
             for action, muscles in (("stretch", root.tight), ("strengthen", root.weak)) for m in muscles)
         if len(emits) > 1:
             rules.append(RuleSpec(f"plan:{root.id}", 0, "Belief", (("node", root.id),), emits, unless_alarm=True))
+    return rules
+
+
+def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
+    """All rules for ``kb``, in a stable order (sorted by id within each family)."""
+    rules: list[RuleSpec] = _screen_rules(kb) + _criterion_rules(kb)
+    rules.append(_stop_rule())
+    for family in (_pain_rules, _assessment_rules, _history_rules, _diagnosis_rules, _explain_rules,
+                   _member_rules, _plan_rules):
+        rules += family(kb)
     return tuple(rules)
 
 

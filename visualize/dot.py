@@ -96,31 +96,57 @@ def _contract(graph: nx.DiGraph) -> list[tuple[str, str, dict]]:
     return sorted(edges, key=lambda e: (e[0], e[1]))
 
 
-def to_dot(graph: nx.DiGraph, title: str = "", regions: tuple[str, ...] = (), edge_note: str = _EDGE_NOTE) -> str:
-    """DOT source for an explanation graph (see :func:`compensa.visualize.graph.explanation_graph`)."""
-    dot = graphviz.Digraph("compensa", graph_attr={
+def _digraph(title: str) -> graphviz.Digraph:
+    """An empty left-to-right graph titled ``title``, with the fonts and spacing every drawing uses."""
+    return graphviz.Digraph("compensa", graph_attr={
         "rankdir": "LR", "fontname": "Helvetica", "fontsize": "12", "labelloc": "t", "compound": "true",
         "label": _esc(title, 160), "nodesep": "0.25", "ranksep": "0.6", "newrank": "true"},
         node_attr={"fontname": "Helvetica", "fontsize": "10"}, edge_attr={"fontname": "Helvetica", "fontsize": "8"})
-    facts = [(n, d) for n, d in graph.nodes(data=True) if d.get("kind") != "firing"]
-    # DOT reads "a:b" as node a, port b: give every node a plain name and keep its id as the tooltip
-    names = {n: f"n{i}" for i, (n, _) in enumerate(sorted(facts, key=lambda nd: nd[0]))}
+
+
+def _node_names(facts: list[tuple[str, dict]]) -> dict[str, str]:
+    """A plain DOT name (``n0``, ``n1``... in id order) for each fact node.
+
+    DOT reads "a:b" as node a, port b: so every node gets a plain name and keeps its id as the tooltip.
+    """
+    return {n: f"n{i}" for i, (n, _) in enumerate(sorted(facts, key=lambda nd: nd[0]))}
+
+
+def _clusters(facts: list[tuple[str, dict]]) -> dict[str, list[tuple[str, dict]]]:
+    """The fact nodes by cluster: root imbalances, red flags (and alarms), else the node's body region."""
     by_cluster: dict[str, list[tuple[str, dict]]] = {}
     for n, d in facts:
         cluster = "root imbalances" if d.get("role") == "root" else ("red flags" if d.get("role") in ("red_flag", "alarm")
                                                                       else (d.get("region") or "context"))
         by_cluster.setdefault(cluster, []).append((n, d))
+    return by_cluster
+
+
+def _cluster_order(clusters: dict[str, list], regions: tuple[str, ...]) -> list[str]:
+    """The clusters in drawing order: red flags and root imbalances first, then ``regions`` in their
+    order, then any other cluster (each group by name)."""
     order = {r: i for i, r in enumerate(regions)}
-    for index, cluster in enumerate(sorted(by_cluster, key=lambda c: (order.get(c, -1 if c in ("red flags", "root imbalances") else 999), c))):
-        with dot.subgraph(name=f"cluster_{index}") as sub:
-            sub.attr(label=_esc(cluster.replace("_", " ")), style="rounded,dashed", color="#adb5bd", fontcolor="#495057")
-            for n, d in sorted(by_cluster[cluster]):
-                style = dict(_STYLE.get(d.get("role") or "", {"shape": "ellipse"}))
-                if d.get("kind") == "target" and not d.get("painful"):
-                    style["peripheries"] = "2"
-                if d.get("kind") == "evidence" and d.get("value") in ("absent", "negative"):
-                    style["style"] = style.get("style", "") + ",dashed"
-                sub.node(names[n], label=_label(d), tooltip=_esc(n, 200), **style)
+    return sorted(clusters, key=lambda c: (order.get(c, -1 if c in ("red flags", "root imbalances") else 999), c))
+
+
+def _add_cluster(dot: graphviz.Digraph, index: int, cluster: str, members: list[tuple[str, dict]],
+                 names: dict[str, str]) -> None:
+    """Draw one cluster and its fact nodes, styled by role (dashed when negative, double border
+    for a target away from the pain)."""
+    with dot.subgraph(name=f"cluster_{index}") as sub:
+        sub.attr(label=_esc(cluster.replace("_", " ")), style="rounded,dashed", color="#adb5bd", fontcolor="#495057")
+        for n, d in sorted(members):
+            style = dict(_STYLE.get(d.get("role") or "", {"shape": "ellipse"}))
+            if d.get("kind") == "target" and not d.get("painful"):
+                style["peripheries"] = "2"
+            if d.get("kind") == "evidence" and d.get("value") in ("absent", "negative"):
+                style["style"] = style.get("style", "") + ",dashed"
+            sub.node(names[n], label=_label(d), tooltip=_esc(n, 200), **style)
+
+
+def _add_edges(dot: graphviz.Digraph, graph: nx.DiGraph, names: dict[str, str]) -> None:
+    """Draw each premise -> conclusion step: green to a target, red dashed against, labelled with
+    its contribution (or its own label), its mechanism and source as the tooltip."""
     for u, v, d in _contract(graph):
         value = d.get("contribution", 0.0)
         is_target = graph.nodes[v].get("kind") == "target"
@@ -136,6 +162,17 @@ def to_dot(graph: nx.DiGraph, title: str = "", regions: tuple[str, ...] = (), ed
             tip += f" [{d['source']}]"
         attrs["tooltip"] = _esc(tip, 300)
         dot.edge(names[u], names[v], **attrs)
+
+
+def to_dot(graph: nx.DiGraph, title: str = "", regions: tuple[str, ...] = (), edge_note: str = _EDGE_NOTE) -> str:
+    """DOT source for an explanation graph (see :func:`compensa.visualize.graph.explanation_graph`)."""
+    dot = _digraph(title)
+    facts = [(n, d) for n, d in graph.nodes(data=True) if d.get("kind") != "firing"]
+    names = _node_names(facts)
+    by_cluster = _clusters(facts)
+    for index, cluster in enumerate(_cluster_order(by_cluster, regions)):
+        _add_cluster(dot, index, cluster, by_cluster[cluster], names)
+    _add_edges(dot, graph, names)
     dot.node("legend", label=_LEGEND.replace("{note}", edge_note), shape="plaintext")
     return dot.source
 
