@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: The key of the keyed test server (the pages ask for it).
+API_KEY = "a-test-key-0123456789"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 
 

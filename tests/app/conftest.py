@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.browser import chromium, live_server
+from tests.app.browser import API_KEY, chromium, live_server
 
 
 @pytest.fixture(scope="module")
@@ -17,3 +17,9 @@ def server():
 def browser():
     """Headless Debian Chromium under Playwright."""
     yield from chromium()
+
+
+@pytest.fixture(scope="module")
+def keyed_server():
+    """The service with API keys set (:data:`tests.app.browser.API_KEY`)."""
+    yield from live_server(api_keys=[API_KEY])

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import base64
 import copy
-import http.server
 import json
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 
 from compensa.app.cds_hooks import SERVICE_ID
+from tests.app.jwks import jwks_endpoint
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"
 ISSUER = "https://ehr.example.org"
@@ -64,28 +63,8 @@ class _Keys:
 def jwks_server():
     """A local JWKS endpoint (a real HTTP server on a free port, in a thread)."""
     keys = _Keys()
-    body = json.dumps(keys.jwks).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path != "/jwks.json":
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield keys, f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-    server.shutdown()
-    server.server_close()
+    with jwks_endpoint(keys.jwks) as url:
+        yield keys, url
 
 
 def _client(env: dict) -> TestClient:

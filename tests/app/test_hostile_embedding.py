@@ -21,6 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from tests.app.jwks import jwks_endpoint
+
 DATA = Path(__file__).resolve().parents[1] / "data" / "fhir"
 SERVICE = "/cds-services/compensa-msk"
 SNOMED = "http://snomed.info/sct"
@@ -355,8 +357,6 @@ def test_property_a_yes_or_unsure_intake_answer_anywhere_withholds_the_plan(inse
 @pytest.fixture(scope="module")
 def jwks(tmp_path_factory):
     """A JWKS server with an EC and an RSA key, and a service trusting it."""
-    import http.server
-    import threading
 
     import jwt
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -365,32 +365,14 @@ def jwks(tmp_path_factory):
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     keys = {"keys": [{**json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key())), "kid": "ec1"},
                      {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key())), "kid": "rsa1"}]}
-    body = json.dumps(keys).encode()
-    hits = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            hits.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    hits: list = []
     from compensa.app.http import create_app
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COMPENSA_CDS_TRUSTED_ISSUERS", json.dumps({"https://ehr": url}))
-        client = TestClient(create_app(), raise_server_exceptions=False)
-    yield client, ec_key, rsa_key, hits
-    server.shutdown()
-    server.server_close()
+    with jwks_endpoint(keys, hits, only_path=None) as url:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("COMPENSA_CDS_TRUSTED_ISSUERS", json.dumps({"https://ehr": url}))
+            client = TestClient(create_app(), raise_server_exceptions=False)
+        yield client, ec_key, rsa_key, hits
 
 
 def _unsigned(header: dict, claims: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.browser import ARTIFACTS, CHROMIUM, live_server
+from tests.app.browser import API_KEY, ARTIFACTS, CHROMIUM
 ITBS = "lq_itbs_runner_weak_abductors"
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test installs it as root)")
@@ -70,14 +70,6 @@ def test_the_kb_browser_searches_and_follows_links(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-kb-browser.png"), full_page=True)
     assert [e for e in errors if not e.endswith("/thomsa%20test")] == [], errors  # that 404 is the point
-
-
-API_KEY = "a-test-key-0123456789"
-
-
-@pytest.fixture(scope="module")
-def keyed_server():
-    yield from live_server(api_keys=[API_KEY])
 
 
 def _key(page, key):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.browser import ARTIFACTS, CHROMIUM, live_server
+from tests.app.browser import API_KEY, ARTIFACTS, CHROMIUM
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (make test installs it as root)")
 
@@ -543,14 +543,6 @@ def test_each_map_is_one_tab_stop_and_arrow_keys_move_between_zones(server, brow
 
 
 # -- API keys: the pages ask for one, keep it for the tab, retry with X-API-Key ---------------------------------
-
-API_KEY = "a-test-key-0123456789"
-
-
-@pytest.fixture(scope="module")
-def keyed_server():
-    yield from live_server(api_keys=[API_KEY])
-
 
 def _enter_key(page, key):
     page.wait_for_selector("#key-dialog[open]")
