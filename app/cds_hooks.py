@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from compensa.errors import CaseError, Problem
+from compensa.jsontext import json_line
 
 __all__ = ["ALGORITHMS", "JWTRejected", "SERVICE_ID", "cards_for", "case_link", "discovery", "record_feedback",
            "verify_jwt", "check_hook_request", "check_feedback"]
@@ -586,16 +587,6 @@ def check_feedback(body: object) -> list[dict]:
     return body["feedback"]
 
 
-def _json_line(record: dict) -> str:
-    """One JSON line: UTF-8 text where it can be, ASCII escapes when it holds an unpaired surrogate."""
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
-    return text + "\n"
-
-
 def record_feedback(service_id: str, entries: list[dict], path: Path | None, issuer: str | None) -> None:
     """Append each feedback entry as a JSON line to ``path`` (or keep it in memory when unset)."""
     import datetime
@@ -604,7 +595,7 @@ def record_feedback(service_id: str, entries: list[dict], path: Path | None, iss
     lines = [{"received": received, "service": service_id, "issuer": issuer, **entry} for entry in entries]
     # all lines are made before any is written, in one write: text that cannot be UTF-8 (an unpaired
     # surrogate from a \ud800 escape) is written as ASCII escapes, never a 500 after half the entries
-    text = "".join(_json_line(line) for line in lines).encode("utf-8")
+    text = "".join(json_line(line) + "\n" for line in lines).encode("utf-8")
     with _feedback_lock:
         if path is None:
             _memory_feedback.extend(lines)

@@ -14,7 +14,7 @@ import re
 
 from compensa.errors import CaseError, Problem
 
-__all__ = ["MAX_JSON_DEPTH", "RepeatedKey", "TooDeep", "parse_json_text", "strict_loads"]
+__all__ = ["MAX_JSON_DEPTH", "RepeatedKey", "TooDeep", "json_line", "parse_json_text", "strict_loads"]
 
 #: Deepest nesting accepted (a case is 3 levels deep).
 MAX_JSON_DEPTH = 32
@@ -90,3 +90,14 @@ def parse_json_text(text: str, where: str = "") -> object:
                                 + (f", line {exc.lineno} of the text" if exc.lineno > 1 else ""), where)) from None
     except (ValueError, RecursionError) as exc:  # huge integers, NaN, infinities
         raise CaseError(Problem(f"not valid JSON for a case: {str(exc)[:120]}", where)) from None
+
+
+def json_line(record: object) -> str:
+    """``record`` as one compact JSON line (no newline): UTF-8 text where it can be, ASCII escapes when
+    it holds an unpaired surrogate (valid JSON input can carry one; it cannot be written as UTF-8)."""
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
+    return text

@@ -25,7 +25,6 @@ on any file size, and the answers come back in input order.
 from __future__ import annotations
 
 import collections
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -33,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NamedTuple
 
 from compensa.errors import CaseError, CompensaError, Problem, UsageError, problem_json
-from compensa.jsontext import parse_json_text
+from compensa.jsontext import json_line, parse_json_text
 from compensa.kb.model import KnowledgeBase
 from compensa.kb.yamlsource import MAX_CASE_BYTES
 
@@ -101,16 +100,6 @@ def consult_line(consultant: Any, line_no: int, text: str | bytes, strict: bool 
     return {"line": line_no, "report": report.to_dict()}
 
 
-def _dumps(record: dict) -> str:
-    """One output line: compact JSON, UTF-8 where it can be (an unpaired surrogate falls back to ASCII)."""
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
-    return text
-
-
 class BatchWorker:
     """Consults batch lines; picklable (the KB and options travel, the consultant is built where it runs).
 
@@ -149,11 +138,11 @@ class BatchWorker:
         except Exception as exc:  # noqa: BLE001 - a bug on one line must not lose the others: reported, counted as failed
             problem = Problem(f"internal error ({type(exc).__name__}) while consulting this line; please report it",
                               "")
-            return LineResult(item.line, _dumps(_error(item.line, [problem])), failed=True)
+            return LineResult(item.line, json_line(_error(item.line, [problem])), failed=True)
         report = record.get("report")
         if report is None:
-            return LineResult(item.line, _dumps(record))
-        return LineResult(item.line, _dumps(record), report["triage"]["level"], bool(report["plan_withheld"]))
+            return LineResult(item.line, json_line(record))
+        return LineResult(item.line, json_line(record), report["triage"]["level"], bool(report["plan_withheld"]))
 
     def run_chunk(self, chunk: Iterable[Item | tuple]) -> list[LineResult]:
         """Consult a list of lines, in order."""

@@ -16,6 +16,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from compensa.engine import consult, consultant_for
+from tests.data.notes.score_notes import items  # the one way notes are counted (the script and the tests)
 
 NOTES_DIR = Path(__file__).resolve().parents[1] / "data" / "notes"
 NOTES = sorted(NOTES_DIR.glob("*.yaml"))
@@ -30,21 +31,6 @@ NEGATED_FLOOR = 0.93
 
 def _parse(text: str) -> dict:
     return consultant_for().parse_note(text)
-
-
-def _items(case: dict, field: str) -> set:
-    value = case.get(field)
-    if value is None:
-        return set()
-    if not isinstance(value, list):
-        return {("value", value)}
-    out = set()
-    for item in value:
-        if isinstance(item, str):
-            out.add((item.split(":")[0], None, True))
-        else:
-            out.add((item.get("id") or item.get("site"), item.get("side"), item.get("result", item.get("present", True))))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +52,7 @@ def _score(paths: list[Path]) -> dict:
         note = yaml.safe_load(path.read_text(encoding="utf-8"))
         got, expected = _parse(note["text"])["case"], note["expect"]
         for field in FIELDS:
-            a, b = _items(got, field), _items(expected, field)
+            a, b = items(got, field), items(expected, field)
             counts[field][0] += len(a & b)
             counts[field][1] += len(a - b)
             counts[field][2] += len(b - a)
