@@ -65,8 +65,22 @@ def combination(contributions: Iterable[float]) -> Combination:
 
 
 def combine(contributions: Iterable[float]) -> float:
-    """Combine contributions in [-1, 1] into one certainty factor in [-1, 1] (order-free)."""
-    return combination(contributions).cf
+    """Combine contributions in [-1, 1] into one certainty factor in [-1, 1] (order-free).
+
+    The same arithmetic as :func:`combination` (the same products taken in the same order, so the
+    same float), without keeping the intermediates: this runs for every belief of every consultation.
+    """
+    disbelief_left = belief_left = 1.0
+    for c in contributions:
+        if c > 0:
+            belief_left *= 1.0 - (c if c < 1.0 else 1.0)
+        elif c < 0:
+            disbelief_left *= 1.0 - (-c if c > -1.0 else 1.0)
+    mb = 1.0 - belief_left
+    md = 1.0 - disbelief_left
+    if mb >= 1.0 and md >= 1.0:
+        return 0.0
+    return max(-1.0, min(1.0, (mb - md) / (1.0 - min(mb, md))))
 
 
 def propagates(premise_cf: float, premise_kind: str | None) -> bool:
@@ -78,7 +92,7 @@ def propagates(premise_cf: float, premise_kind: str | None) -> bool:
 
 def contribution(premise_cf: float, strength: float, premise_kind: str | None, is_evidence: bool) -> float:
     """What one support adds to its conclusion (0.0 when the premise does not propagate)."""
-    if not is_evidence and not propagates(premise_cf, premise_kind):
-        return 0.0
+    if not is_evidence and not (premise_cf >= THRESHOLD or (premise_cf <= -THRESHOLD and premise_kind in SIGN_KINDS)):
+        return 0.0  # the premise does not propagate (see propagates)
     value = premise_cf * strength
-    return 0.0 if math.isclose(value, 0.0, abs_tol=1e-12) else value
+    return 0.0 if -1e-12 <= value <= 1e-12 else value  # math.isclose(value, 0.0, abs_tol=1e-12)

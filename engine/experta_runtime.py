@@ -30,7 +30,7 @@ import logging
 from collections.abc import Mapping
 
 __all__ = [
-    "AS", "L", "MATCH", "P", "PRIVATE_API", "CompiledEngine", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher",
+    "AS", "L", "MATCH", "P", "PRIVATE_API", "CompiledEngine", "DepthAgenda", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher",
     "Rule", "fact_classes",
 ]
 
@@ -57,7 +57,9 @@ try:
     from experta.matchers.rete.check import FeatureCheck, TypeCheck
     from experta.matchers.rete.mixins import ChildNode
     from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode
-    from experta.matchers.rete.token import Token
+    from experta.matchers.rete.token import Token, TokenInfo
+    from experta.activation import Activation
+    from experta.strategies import DepthStrategy
     from experta.matchers.rete.utils import prepare_rule
     from experta.fact import InitialFact
     from experta.fieldconstraint import L, ORFC
@@ -79,13 +81,14 @@ finally:
 PRIVATE_API: dict[type, tuple[str, ...]] = {
     ReteMatcher: ("_get_conflict_set_nodes", "root_node", "build_network"),
     Node: ("_reset", "children"),
-    ConflictSetNode: ("_activate", "get_activations"),
     FeatureTesterNode: ("matcher", "activate"),
     ChildNode: ("node", "callback"),
     FeatureCheck: ("what", "how"),
     TypeCheck: ("fact_type",),
     L: ("value", "__bind__"),
-    Token: ("_fields", "TagType", "tag", "data", "context"),
+    Token: ("_fields", "TagType", "tag", "data", "context", "is_valid"),
+    ConflictSetNode: ("_activate", "get_activations", "rule", "memory", "added", "removed"),
+    Activation: ("rule", "facts", "context", "key"),
 }
 
 
@@ -97,6 +100,55 @@ class CompiledEngine(KnowledgeEngine):
         if cached is None:
             cached = self.__dict__["_deffacts_cache"] = super().get_deffacts()
         return cached
+
+
+class _Activation(Activation):
+    """experta's Activation, hashing its contents once (experta rehashes the rule, the facts and the
+    bindings at every set lookup and every agenda key; an activation never changes once made)."""
+
+    def __hash__(self):
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = self.__dict__["_hash"] = super().__hash__()
+        return found
+
+
+class DepthAgenda(DepthStrategy):
+    """experta's depth strategy (salience, then the newest facts first) without its ``lru_cache``.
+
+    experta caches each activation's key in a 128-entry cache shared by every engine, hashing the
+    activation for each lookup and keeping 128 activations (and their facts) alive between
+    consultations; the key is cheap to compute, so it is computed: the same key, the same agenda.
+    """
+
+    def get_key(self, activation):
+        return activation.rule.salience, sorted((f["__factid__"] for f in activation.facts), reverse=True)
+
+
+def _conflict_set_activate(node, token) -> None:
+    """``ConflictSetNode._activate`` as experta writes it, making :class:`_Activation` objects.
+
+    The same memory, the same added and removed sets, equal activations with equal hashes (so the
+    sets iterate in the same order and the agenda is the same)."""
+    info = TokenInfo(token.data, token.context)
+    activation = _Activation(node.rule, frozenset(info.data), {k: v for k, v in info.context if isinstance(k, str)})
+    if token.is_valid():
+        if info not in node.memory:
+            node.memory.add(info)
+            if activation in node.removed:
+                node.removed.remove(activation)
+            else:
+                node.added.add(activation)
+    else:
+        try:
+            node.memory.remove(info)
+        except KeyError:
+            pass
+        else:
+            if activation in node.added:
+                node.added.remove(activation)
+            else:
+                node.removed.add(activation)
 
 
 def fact_classes(fact_types) -> dict[str, type]:
@@ -347,6 +399,8 @@ class DispatchReteMatcher(ReteMatcher):
         self._used: dict[int, bool] = {}
         for csn in self._get_conflict_set_nodes():
             original = csn._activate
+            if getattr(original, "__func__", None) is ConflictSetNode._activate:
+                original = _conflict_set_activate.__get__(csn)  # the same logic, activations hashed once
 
             def tracked(token, _original=original, _csn=csn, _dirty=self._dirty):
                 _dirty.append(_csn)

@@ -89,6 +89,8 @@ class CompiledKB:
         offset = len(self.rules)
         body.update({_method_name(offset + i, spec.id): self._make_join(spec) for i, spec in enumerate(self.joins)})
         body["__matcher__"] = matcher or rt.DispatchReteMatcher
+        if matcher is None:  # with experta's own matcher (a comparison), experta's own strategy too
+            body["__strategy__"] = rt.DepthAgenda
         self.engine_class = type("CompiledCompensaKB", (rt.CompiledEngine,), body)
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
         self._pool.put(self._new_engine())

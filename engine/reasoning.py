@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
 
 from compensa.engine.certainty import Combination, combination, combine, contribution
 from compensa.engine.inference import Run, Support
@@ -27,6 +28,12 @@ VISUAL_ONLY_CEILING = 0.6
 #: ... and one no finding or test of its signs supports (pain, conditions, history only) stays possible.
 UNOBSERVED_CEILING = 0.3
 _UNOBSERVED = "nothing seen or tested shows its signs (where it hurts does not name the root)"
+
+
+_FACT_KINDS = {"Evidence": "evidence", "Criterion": "criterion", "Alarm": "alarm"}
+
+#: The canonical order of supports (conclusion, premise, rule, via) in which a run is read.
+_CANONICAL = attrgetter("conclusion", "premise", "rule", "via")
 
 
 def belief_key(node: str, side: str = "") -> tuple:
@@ -56,14 +63,19 @@ class Reasoning:
         self.run = run
         seen = set()
         ordered = []
-        for s in sorted(run.supports, key=lambda s: (s.conclusion, s.premise, s.rule, s.via)):
-            if (s.conclusion, s.premise, s.via) not in seen:
-                seen.add((s.conclusion, s.premise, s.via))
+        by_conclusion: dict[tuple, list[Support]] = {}
+        for s in sorted(run.supports, key=_CANONICAL):
+            once = (s.conclusion, s.premise, s.via)
+            if once not in seen:
+                seen.add(once)
                 ordered.append(s)
+                found = by_conclusion.get(s.conclusion)
+                if found is None:
+                    by_conclusion[s.conclusion] = [s]
+                else:
+                    found.append(s)
         self.supports: tuple[Support, ...] = tuple(ordered)
-        self.by_conclusion: dict[tuple, list[Support]] = {}
-        for s in self.supports:
-            self.by_conclusion.setdefault(s.conclusion, []).append(s)
+        self.by_conclusion = by_conclusion
         self._cf: dict[tuple, float] = {}
         self._visiting: set[tuple] = set()  # beliefs being computed (a cycle guard)
         self._contributions: dict[tuple, tuple[Contribution, ...]] = {}
@@ -72,9 +84,10 @@ class Reasoning:
 
     # -- certainty --------------------------------------------------------------------------
     def kind(self, key: tuple) -> str | None:
+        """The kind of a fact: a belief's node kind, else the fact type in lower case."""
         if key[0] == "Belief":
             return self.kb.node_kind(key[1])
-        return key[0].lower()
+        return _FACT_KINDS.get(key[0]) or key[0].lower()
 
     def cf(self, key: tuple) -> float:
         """Certainty of a fact: 1 for evidence, combined contributions for a belief."""
@@ -88,16 +101,19 @@ class Reasoning:
         self._visiting.add(key)
         try:
             parts = []
+            values = []
             for s in self.by_conclusion.get(key, ()):
-                premise_cf = self.cf(s.premise)
-                value = contribution(premise_cf, s.strength, self.kind(s.premise), s.premise[0] in _GIVEN)
+                premise = s.premise
+                premise_cf = 1.0 if premise[0] == "Evidence" else self.cf(premise)
+                value = contribution(premise_cf, s.strength, self.kind(premise), premise[0] in _GIVEN)
                 parts.append(Contribution(s, premise_cf, value))
+                values.append(value)
         finally:
             self._visiting.discard(key)
         if key[0] == "Criterion":  # a conjunction of its members' evidence: EMYCIN's AND is the minimum
-            result = round(min((p.value for p in parts), default=0.0), 6)
+            result = round(min(values, default=0.0), 6)
         else:
-            result = round(combine(p.value for p in parts), 6)
+            result = round(combine(values), 6)
         self._cf[key] = result
         self._contributions[key] = tuple(parts)
         return result

@@ -136,7 +136,7 @@ def _network_objects(matcher) -> list:
 def test_every_private_experta_attribute_we_rely_on_exists():
     engine = _plain().engine_class()
     assert type(engine.matcher) is rt.ReteMatcher
-    objects = _network_objects(engine.matcher) + [rt.Token.valid(rt.Fact(a=1))]
+    objects = _network_objects(engine.matcher) + [rt.Token.valid(rt.Fact(a=1)), rt.Activation(None, [rt.Fact(a=1)])]
     missing = []
     for cls, attributes in rt.PRIVATE_API.items():
         instances = [obj for obj in objects if isinstance(obj, cls)]
@@ -168,3 +168,11 @@ def test_reachable_keeps_every_rule_that_fires_and_drops_the_rest():
         kept_rules, kept_joins = reachable(rules, joins, evidence)
         kept = {r.id for r in kept_rules} | {j.id for j in kept_joins}
         assert fired <= kept and len(kept) < len(rules) / 2
+
+
+def test_the_agenda_fires_rules_in_experta_s_own_order():
+    """DepthAgenda and the hashed-once activations keep experta's firing order, rule for rule."""
+    fast, plain = consultant_for().compiled, _plain()
+    for case in _library_cases()[::3]:
+        evidence = consultant_for().parse(case).facts()
+        assert fast.run(evidence).fired == plain.run(evidence).fired, case
