@@ -121,10 +121,11 @@ class BatchWorker:
     def consultant(self):
         """The consultant of this worker, built on first use (once per process)."""
         if self._consultant is None:
-            from compensa.engine.consult import Consultant
+            from compensa.engine.consult import Consultant, freeze_long_lived
             from compensa.kb import load_kb
 
             self._consultant = Consultant(self.kb if self.kb is not None else load_kb(), max_engines=self.max_engines)
+            freeze_long_lived()  # the worker keeps it for every line: no full collections over it
         return self._consultant
 
     def __call__(self, item: Item | tuple) -> LineResult:

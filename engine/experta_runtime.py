@@ -51,7 +51,7 @@ if _frozendict_needs_aliases():  # pragma: no cover - exercised by the pip-insta
 _root = logging.getLogger()
 _handlers_before = list(_root.handlers)
 try:
-    from experta import AS, MATCH, NOT, P, Fact, KnowledgeEngine, Rule
+    from experta import AS, MATCH, NOT, P, Fact, KnowledgeEngine, Rule, watchers
     from experta.matchers.rete import ReteMatcher
     from experta.matchers.rete.abstract import Node, TwoInputNode
     from experta.matchers.rete.check import FeatureCheck, TypeCheck
@@ -89,11 +89,32 @@ PRIVATE_API: dict[type, tuple[str, ...]] = {
     Token: ("_fields", "TagType", "tag", "data", "context", "is_valid"),
     ConflictSetNode: ("_activate", "get_activations", "rule", "memory", "added", "removed"),
     Activation: ("rule", "facts", "context", "key"),
+    Fact: ("_Fact__defaults",),
+    KnowledgeEngine: ("agenda", "strategy", "running", "get_activations"),
 }
 
 
 class CompiledEngine(KnowledgeEngine):
-    """A ``KnowledgeEngine`` whose deffacts are looked up once, not with ``inspect`` on every reset."""
+    """A ``KnowledgeEngine`` whose deffacts are looked up once, not with ``inspect`` on every reset,
+    and whose run loop formats its log lines only when experta's watchers would print them."""
+
+    def run(self, steps=float("inf")):
+        """experta's ``run``: the same loop (changes to the agenda, pop the next activation, fire it
+        with its bindings), without building the text of a "FIRE" log line for every rule fired
+        when nobody watches (experta joins the facts' names before asking the logger)."""
+        if watchers.RULES.isEnabledFor(logging.INFO) or watchers.worth("AGENDA", "DEBUG"):
+            return super().run(steps)
+        self.running = True
+        agenda, strategy = self.agenda, self.strategy
+        while steps > 0 and self.running:
+            added, removed = self.get_activations()
+            strategy.update_agenda(agenda, added, removed)
+            activation = agenda.get_next()
+            if activation is None:
+                break
+            steps -= 1
+            activation.rule(self, **{k: v for k, v in activation.context.items() if not k.startswith("__")})
+        self.running = False
 
     def get_deffacts(self):
         cached = self.__dict__.get("_deffacts_cache")
@@ -151,9 +172,29 @@ def _conflict_set_activate(node, token) -> None:
                 node.removed.add(activation)
 
 
+#: Values experta's ``freeze`` returns unchanged (its default for hashable objects).
+_PLAIN_VALUES = (str, int, float)
+
+
+class _WorkingFact(Fact):
+    """experta's ``Fact``, filled in one step when every value is a plain string or number.
+
+    experta stores each field through ``__setitem__``, which dispatches ``freeze`` on the value's
+    type (a plain string or number comes back as it is); a consultation declares its facts with
+    such values only, so they go into the dict at once. Anything else (a pattern's field
+    constraints, a list) takes experta's own path."""
+
+    def __init__(self, *args, **kwargs):
+        if args or not all(type(v) in _PLAIN_VALUES for v in kwargs.values()):
+            super().__init__(*args, **kwargs)
+            return
+        dict.update(self, kwargs)
+        self._Fact__defaults = {}
+
+
 def fact_classes(fact_types) -> dict[str, type]:
     """One experta ``Fact`` subclass per :class:`compensa.facts.FactType`, by name."""
-    return {t.name: type(t.name, (Fact,), {"__doc__": t.meaning}) for t in fact_types}
+    return {t.name: type(t.name, (_WorkingFact,), {"__doc__": t.meaning}) for t in fact_types}
 
 
 _TAGS = {True: Token.TagType.VALID, False: Token.TagType.INVALID}

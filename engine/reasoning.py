@@ -176,7 +176,7 @@ class Reasoning:
 
     def _reported_cf(self, key: tuple) -> float:
         keys = self.merged_keys(key)
-        cf = self.cf(keys[0]) if len(keys) == 1 else round(self.combination(key).cf, 6)
+        cf = self.cf(keys[0]) if len(keys) == 1 else round(combine(self._across_sides(keys)), 6)  # = combination(key).cf
         ceiling = self.ceiling(key)
         return min(cf, ceiling[0]) if ceiling else cf
 
@@ -268,9 +268,17 @@ class Reasoning:
 
     def beliefs(self, kind: str) -> list[tuple[tuple, float]]:
         """Reported beliefs about nodes of ``kind``, strongest first, ties by id then side."""
-        cache = self.__dict__.setdefault("_beliefs", {})
+        cache = self.__dict__.get("_beliefs")
+        if cache is None:  # every belief's reported key, by kind, in one pass
+            node_kind, reported_key = self.kb.node_kind, self.reported_key
+            cache = self.__dict__["_beliefs"] = {}
+            by_kind: dict[str | None, set[tuple]] = {}
+            for k in self._cf:
+                if k[0] == "Belief":
+                    by_kind.setdefault(node_kind(k[1]), set()).add(reported_key(k))
+            self.__dict__["_belief_keys"] = by_kind
         if kind not in cache:
-            keys = {self.reported_key(k) for k in self._cf if k[0] == "Belief" and self.kb.node_kind(k[1]) == kind}
+            keys = self.__dict__["_belief_keys"].get(kind, ())
             out = [(k, self.reported_cf(k)) for k in keys if self.shown(k)]
             cache[kind] = sorted(out, key=lambda kv: (-kv[1], kv[0][1], kv[0][2]))
         return list(cache[kind])

@@ -136,7 +136,8 @@ def _network_objects(matcher) -> list:
 def test_every_private_experta_attribute_we_rely_on_exists():
     engine = _plain().engine_class()
     assert type(engine.matcher) is rt.ReteMatcher
-    objects = _network_objects(engine.matcher) + [rt.Token.valid(rt.Fact(a=1)), rt.Activation(None, [rt.Fact(a=1)])]
+    objects = _network_objects(engine.matcher) + [rt.Token.valid(rt.Fact(a=1)), rt.Activation(None, [rt.Fact(a=1)]), rt.Fact(a=1), engine]
+    assert callable(rt.watchers.worth) and rt.watchers.RULES.name == "experta.watchers.RULES"
     missing = []
     for cls, attributes in rt.PRIVATE_API.items():
         instances = [obj for obj in objects if isinstance(obj, cls)]
@@ -176,3 +177,19 @@ def test_the_agenda_fires_rules_in_experta_s_own_order():
     for case in _library_cases()[::3]:
         evidence = consultant_for().parse(case).facts()
         assert fast.run(evidence).fired == plain.run(evidence).fired, case
+
+
+def test_a_watched_engine_logs_every_rule_it_fires(caplog):
+    """With experta's RULES watcher on, the run is experta's own loop and logs each FIRE."""
+    import logging
+
+    evidence = consultant_for().parse({"pain": ["lateral_knee:right"], "tests": ["ober_test:positive:right"]}).facts()
+    quiet = consultant_for().compiled.run(evidence)
+    rt.watchers.RULES.setLevel(logging.INFO)
+    try:
+        with caplog.at_level(logging.INFO, logger="experta.watchers.RULES"):
+            watched = consultant_for().compiled.run(evidence)
+    finally:
+        rt.watchers.RULES.setLevel(logging.NOTSET)
+    assert watched.fired == quiet.fired and set(watched.supports) == set(quiet.supports)
+    assert sum("FIRE" in r.getMessage() for r in caplog.records) == len(quiet.fired) > 0
