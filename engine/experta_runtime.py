@@ -273,16 +273,21 @@ class _AlphaPath:
                 return False
         context: dict = {}
         for check in self.checks:
-            try:
-                match = results[id(check)]
-            except KeyError:
+            match = results.get(id(check), _UNTESTED)
+            if match is _UNTESTED:
                 match = results[id(check)] = check(fact)
             if not match:
                 return False
-            if isinstance(match, Mapping) and not _merge(context, match):
-                return False
+            if isinstance(match, Mapping):
+                if not context:  # nothing bound yet: nothing to clash with (what _merge would find)
+                    context.update(match)
+                elif not _merge(context, match):
+                    return False
         self.deliver(tuple.__new__(Token, (tag, {fact}, context)))
         return True
+
+
+_UNTESTED = object()
 
 
 def _entry(child):
@@ -295,7 +300,7 @@ def _entry(child):
     for public, private in (("activate", "_activate"), ("activate_left", "_activate_left"),
                             ("activate_right", "_activate_right")):
         if callback == getattr(node, public, None) and isinstance(node, (ConflictSetNode, TwoInputNode)):
-            return lambda token, _node=node, _name=private: getattr(_node, _name)(token)
+            return getattr(node, private)  # as the node has it now (a conflict-set node's is tracked)
     return callback
 
 
@@ -441,11 +446,13 @@ class DispatchReteMatcher(ReteMatcher):
         for csn in self._get_conflict_set_nodes():
             original = csn._activate
             if getattr(original, "__func__", None) is ConflictSetNode._activate:
-                original = _conflict_set_activate.__get__(csn)  # the same logic, activations hashed once
-
-            def tracked(token, _original=original, _csn=csn, _dirty=self._dirty):
-                _dirty.append(_csn)
-                _original(token)
+                def tracked(token, _csn=csn, _dirty=self._dirty):  # the same logic, activations hashed once
+                    _dirty.append(_csn)
+                    _conflict_set_activate(_csn, token)
+            else:
+                def tracked(token, _original=original, _csn=csn, _dirty=self._dirty):
+                    _dirty.append(_csn)
+                    _original(token)
 
             csn._activate = tracked
         self._index = _AlphaIndex(self.root_node)

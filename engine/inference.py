@@ -64,6 +64,32 @@ def _method_name(index: int, rule_id: str) -> str:
     return f"r{index:04d}_" + re.sub(r"[^0-9a-zA-Z_]", "_", rule_id)
 
 
+class _EmitsBySide(dict):
+    """What a rule declares, worked out once per side of the fact it matched.
+
+    ``emits_on[side]`` lists, per emitted conclusion, ``(fact class or None, key, field values, via,
+    strength)``: a sided conclusion takes the side of the fact that fired the rule, an unsided one
+    ``""``; the class is None when the conclusion is recorded but not declared (a plan's muscles)."""
+
+    def __init__(self, spec: RuleSpec, classes: dict[str, type]):
+        super().__init__()
+        self.spec, self.classes = spec, classes
+
+    def __missing__(self, side: str) -> tuple:
+        out = []
+        for emit in self.spec.emits:
+            ftype = FACT_TYPES[emit.fact]
+            values = dict(emit.values)
+            if "side" in ftype.fields:
+                values["side"] = side if emit.sided else ""
+            cls = self.classes.get(emit.fact) if emit.declared else None
+            out.append((cls, ftype.key(values), values, emit.via, emit.strength))
+        found = tuple(out)
+        if side in ("", "left", "right"):  # the sides a parsed case has: kept (anything else is not)
+            self[side] = found
+        return found
+
+
 class CompiledKB:
     """A knowledge base compiled into an experta engine class, with a pool of instances."""
 
@@ -112,23 +138,20 @@ class CompiledKB:
         if spec.unless_alarm:
             lhs.append(rt.NOT(classes["Alarm"]()))
         premise_type = fact_types[spec.fact]
-        emits = [(classes.get(e.fact), fact_types[e.fact], dict(e.values), e) for e in spec.emits]
+        emits_on = _EmitsBySide(spec, classes)
+        rule_id, halts = spec.id, spec.halts
 
         def fire(engine, fact):
             premise = premise_type.key(fact)
-            side = fact.get("side", "")
-            engine.fired.append(spec.id)
-            declared = engine.declared
-            for cls, ftype, values, emit in emits:
-                if "side" in ftype.fields:
-                    values = {**values, "side": side if emit.sided else ""}
-                key = ftype.key(values)
-                engine.supports.append(Support(key, premise, spec.id, emit.via, emit.strength))
+            engine.fired.append(rule_id)
+            declared, supports = engine.declared, engine.supports
+            for cls, key, values, via, strength in emits_on[fact.get("side", "")]:
+                supports.append(Support(key, premise, rule_id, via, strength))
                 # experta would drop an equal fact anyway; skipping it saves building one
-                if emit.declared and key not in declared and cls is not None:
+                if cls is not None and key not in declared:
                     declared.add(key)
                     engine.declare(cls(**values))
-            if spec.halts:
+            if halts:
                 engine.halted = True
                 engine.halt()
 
