@@ -570,6 +570,6 @@ def next_assessments(kb: KnowledgeBase, reasoning: Reasoning, case: Case, limit:
         total, node, side = _best_use(assessment.id, _assessment_reach(kb, assessment), hypotheses, done, done_ids)
         if node is None or total < 0.01:
             continue
-        scored.append((-round(total, 9), assessment.id, _suggestion(kb, reasoning, assessment, node, side or "")))
+        scored.append((-round(total, 9), assessment.id, assessment, node, side or ""))
     scored.sort(key=lambda t: (t[0], t[1]))
-    return [item for _, _, item in scored[:limit]]
+    return [_suggestion(kb, reasoning, assessment, node, side) for _, _, assessment, node, side in scored[:limit]]

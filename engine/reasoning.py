@@ -104,8 +104,12 @@ class Reasoning:
             values = []
             for s in self.by_conclusion.get(key, ()):
                 premise = s.premise
-                premise_cf = 1.0 if premise[0] == "Evidence" else self.cf(premise)
-                value = contribution(premise_cf, s.strength, self.kind(premise), premise[0] in _GIVEN)
+                if premise[0] == "Evidence":  # given: certain, and always passed on
+                    premise_cf = 1.0
+                    value = contribution(1.0, s.strength, "evidence", True)
+                else:
+                    premise_cf = self.cf(premise)
+                    value = contribution(premise_cf, s.strength, self.kind(premise), premise[0] in _GIVEN)
                 parts.append(Contribution(s, premise_cf, value))
                 values.append(value)
         finally:
@@ -299,22 +303,28 @@ class Reasoning:
         if key not in self.by_conclusion:
             return {}
         memo = self.__dict__.setdefault("_influence", {})
-        return self._walk_influence(key, frozenset(), memo)
+        return self._walk_influence(key, set(), memo)
 
-    def _walk_influence(self, key: tuple, visiting: frozenset, memo: dict) -> dict[tuple, float]:
+    def _walk_influence(self, key: tuple, visiting: set, memo: dict) -> dict[tuple, float]:
+        """``visiting``: the keys on the path walked down to ``key`` (added going down, removed coming up)."""
         if key in memo:
             return memo[key]
         out: dict[tuple, float] = {}
         if key[0] == "Evidence":
             out[key] = 1.0
         elif key not in visiting:
-            for part in self.contributions(key):
-                if part.value == 0.0:
-                    continue
-                for ev, weight in self._walk_influence(part.support.premise, visiting | {key}, memo).items():
-                    candidate = weight * part.support.strength
-                    if abs(candidate) > abs(out.get(ev, 0.0)):
-                        out[ev] = candidate
+            visiting.add(key)
+            try:
+                for part in self.contributions(key):
+                    if part.value == 0.0:
+                        continue
+                    strength = part.support.strength
+                    for ev, weight in self._walk_influence(part.support.premise, visiting, memo).items():
+                        candidate = weight * strength
+                        if abs(candidate) > abs(out.get(ev, 0.0)):
+                            out[ev] = candidate
+            finally:
+                visiting.discard(key)
         memo[key] = out
         return out
 
