@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.anchors import Anchors, bench_cases, consult_stages, disagreements, time_engines  # noqa: E402
+from bench.anchors import (TYPICAL, Anchors, bench_cases, consult_stages, disagreements, percentile,  # noqa: E402
+                           time_engines)
 from bench.coldstart import cold_starts  # noqa: E402
 from bench.scaling import scaling_row  # noqa: E402
 from compensa.kb import read_kb  # noqa: E402
@@ -83,6 +84,43 @@ def print_agreement(found: list[str], anchors: Anchors, cases: int) -> None:
         print(f"  CLIPS left out: {anchors.clips_missing}")
 
 
+#: Issue 14's in-process targets on the typical cases: median and p99 ms per consultation.
+TARGET_MEDIAN_MS, TARGET_P99_MS = 3.0, 8.0
+
+
+def typical_consults(consultant, rounds: int) -> dict[str, dict]:
+    """``consult()`` on the typical cases, as the process's heap is and then frozen as a service's is.
+
+    A consultation makes many short-lived objects, so Python's collector now and then walks the whole
+    heap, the compiled KB included: those pauses are the slowest consultations. Services and batch
+    workers freeze the heap once the KB is built (:func:`compensa.engine.consult.freeze_long_lived`),
+    so the second row is what they see. Cases rotate, so none is favoured."""
+    from compensa.engine.consult import freeze_long_lived
+
+    out: dict[str, dict] = {}
+    for mode in ("heap as built", "heap frozen"):
+        if mode == "heap frozen":
+            freeze_long_lived()
+        for case in TYPICAL:
+            consultant.consult(case)
+        samples = []
+        for _ in range(rounds):
+            for case in TYPICAL:
+                start = time.perf_counter()
+                consultant.consult(case)
+                samples.append((time.perf_counter() - start) * 1000)
+        out[mode] = {"median_ms": statistics.median(samples), "p99_ms": percentile(samples, 99), "n": len(samples)}
+    return out
+
+
+def print_typical(rows: dict[str, dict]) -> None:
+    print(f"\ncompensa consult on the {len(TYPICAL)} typical cases (target: median <= {TARGET_MEDIAN_MS:g} ms, "
+          f"p99 <= {TARGET_P99_MS:g} ms):")
+    for mode, t in rows.items():
+        met = "met" if t["median_ms"] <= TARGET_MEDIAN_MS and t["p99_ms"] <= TARGET_P99_MS else "over"
+        print(f"  {mode:<38} {t['median_ms']:8.3f} {t['p99_ms']:8.3f}   {met}  (n={t['n']})")
+
+
 def print_build(kb, load_ms: float, anchors: Anchors, stages: dict | None) -> None:
     print(f"\nbundled KB {kb.version_string}: {len(kb.links)} links, {len(anchors.rules) + len(anchors.joins)} rules "
           f"({len(anchors.joins)} of them joins)")
@@ -140,6 +178,8 @@ def main() -> int:
     print_engines(timings, len(timed))
     stages = consult_stages(anchors.consultant, timed, rounds=1 if quick else 3)
     print_build(kb, load_ms, anchors, stages)
+    typical = typical_consults(anchors.consultant, rounds=5 if quick else 200)
+    print_typical(typical)
     anchors.close()
     cold = cold_starts(2 if quick else 5)
     print_cold(cold)
@@ -152,7 +192,7 @@ def main() -> int:
         Path(args.json).write_text(json.dumps({
             "reference_loop_ms": [speed, speed_after], "cases": len(cases), "disagreements": found,
             "clips": anchors.clips_missing or "included", "engines": timings, "kb_load_ms": load_ms,
-            "compile_ms": anchors.build_ms, "consult_stages_ms": stages, "cold_start": cold, "scaling": scaling},
+            "compile_ms": anchors.build_ms, "consult_stages_ms": stages, "typical_consult": typical, "cold_start": cold, "scaling": scaling},
             indent=2))
     return 1 if found else 0
 

@@ -192,6 +192,21 @@ class _WorkingFact(Fact):
         self._Fact__defaults = {}
 
 
+def _tracked(csn, dirty: list):
+    """``csn``'s activation, noting the node in ``dirty`` (experta's own logic, hashing activations once,
+    when the node's method is experta's; else whatever the node has, wrapped)."""
+    original = csn._activate
+    if getattr(original, "__func__", None) is ConflictSetNode._activate:
+        def tracked(token):
+            dirty.append(csn)
+            _conflict_set_activate(csn, token)
+    else:
+        def tracked(token):
+            dirty.append(csn)
+            original(token)
+    return tracked
+
+
 def fact_classes(fact_types) -> dict[str, type]:
     """One experta ``Fact`` subclass per :class:`compensa.facts.FactType`, by name."""
     return {t.name: type(t.name, (_WorkingFact,), {"__doc__": t.meaning}) for t in fact_types}
@@ -444,17 +459,7 @@ class DispatchReteMatcher(ReteMatcher):
         self._dirty: list = []
         self._used: dict[int, bool] = {}
         for csn in self._get_conflict_set_nodes():
-            original = csn._activate
-            if getattr(original, "__func__", None) is ConflictSetNode._activate:
-                def tracked(token, _csn=csn, _dirty=self._dirty):  # the same logic, activations hashed once
-                    _dirty.append(_csn)
-                    _conflict_set_activate(_csn, token)
-            else:
-                def tracked(token, _original=original, _csn=csn, _dirty=self._dirty):
-                    _dirty.append(_csn)
-                    _original(token)
-
-            csn._activate = tracked
+            csn._activate = _tracked(csn, self._dirty)
         self._index = _AlphaIndex(self.root_node)
         self._below = {id(node): _downstream_memory(node) for node in self._index.terminals}
 

@@ -9,7 +9,7 @@ and how much it added — so explanations never read logs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from functools import cached_property
 from operator import attrgetter
 
@@ -46,9 +46,10 @@ def evidence_key(kind: str, id_: str, side: str, value: str) -> tuple:
     return ("Evidence", kind, id_, side, value)
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    """One support of a belief, evaluated: premise certainty and what it added (0 if it did not propagate)."""
+class Contribution(NamedTuple):
+    """One support of a belief, evaluated: premise certainty and what it added (0 if it did not propagate).
+
+    An immutable named tuple, like :class:`~compensa.engine.inference.Support` (one per support)."""
 
     support: Support
     premise_cf: float
