@@ -90,13 +90,20 @@ PRIVATE_API: dict[type, tuple[str, ...]] = {
     ConflictSetNode: ("_activate", "get_activations", "rule", "memory", "added", "removed"),
     Activation: ("rule", "facts", "context", "key"),
     Fact: ("_Fact__defaults",),
-    KnowledgeEngine: ("agenda", "strategy", "running", "get_activations"),
+    KnowledgeEngine: ("agenda", "strategy", "running", "get_activations", "facts"),
 }
 
 
 class CompiledEngine(KnowledgeEngine):
     """A ``KnowledgeEngine`` whose deffacts are looked up once, not with ``inspect`` on every reset,
     and whose run loop formats its log lines only when experta's watchers would print them."""
+
+    def declare(self, *facts):
+        """experta's ``declare``; one plain fact declared while the rules run (what a firing rule
+        declares) goes straight into the fact list, its checks being known to pass."""
+        if self.running and len(facts) == 1 and facts[0].__dict__.get("_plain") and self.facts:
+            return self.facts.declare(facts[0])
+        return super().declare(*facts)
 
     def run(self, steps=float("inf")):
         """experta's ``run``: the same loop (changes to the agenda, pop the next activation, fire it
@@ -190,6 +197,7 @@ class _WorkingFact(Fact):
             return
         dict.update(self, kwargs)
         self._Fact__defaults = {}
+        self._plain = True  # no field constraint, no nested accessor: nothing experta's declare checks
 
 
 def _tracked(csn, dirty: list):

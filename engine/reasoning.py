@@ -204,13 +204,16 @@ class Reasoning:
             return VISUAL_ONLY_CEILING, "no test confirms it yet (the physical should confirm the visual)"
         return UNOBSERVED_CEILING, _UNOBSERVED
 
-    def observed_kinds(self, key: tuple) -> set[str]:
+    def observed_kinds(self, key: tuple) -> frozenset[str]:
         """Kinds of evidence that show a belief's own signs: for a muscular root, evidence reaching it
         other than through a condition (a positive SIJ test shows the joint, not which muscles); for
-        anything else, all its supporting evidence."""
-        if key[0] == "Belief" and key[1] in self.kb.roots and self.kb.roots[key[1]].kind == "muscular":
-            return self.sign_evidence_kinds(key)
-        return self.sign_evidence_kinds(key, through_conditions=True)
+        anything else, all its supporting evidence. (Remembered per belief: plans and ceilings ask often.)"""
+        cache = self.__dict__.setdefault("_observed", {})
+        found = cache.get(key)
+        if found is None:
+            muscular = key[0] == "Belief" and key[1] in self.kb.roots and self.kb.roots[key[1]].kind == "muscular"
+            found = cache[key] = frozenset(self.sign_evidence_kinds(key, through_conditions=not muscular))
+        return found
 
     def sign_evidence_kinds(self, key: tuple, through_conditions: bool = False) -> set[str]:
         """Kinds of case evidence that support a belief (positive steps only), other than through a
@@ -289,13 +292,17 @@ class Reasoning:
         return list(cache[kind])
 
     def reported_influence(self, key: tuple) -> dict[tuple, float]:
-        """Evidence influence on a belief as reported (merged like :meth:`reported_cf`)."""
-        out: dict[tuple, float] = {}
-        for k in self.merged_keys(key):
-            for ev, weight in self.influence(k).items():
-                if abs(weight) > abs(out.get(ev, 0.0)):
-                    out[ev] = weight
-        return out
+        """Evidence influence on a belief as reported (merged like :meth:`reported_cf`); a fresh dict
+        each time (the merge is remembered)."""
+        cache = self.__dict__.setdefault("_reported_influence", {})
+        out = cache.get(key)
+        if out is None:
+            out = cache[key] = {}
+            for k in self.merged_keys(key):
+                for ev, weight in self.influence(k).items():
+                    if abs(weight) > abs(out.get(ev, 0.0)):
+                        out[ev] = weight
+        return dict(out)
 
     # -- justification ---------------------------------------------------------------------
     def influence(self, key: tuple) -> dict[tuple, float]:
