@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +29,8 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
     Like :func:`atomic_write` for output too big to hold in memory (``compensa batch``): the data
     goes to a temporary file in the same folder; an exception inside the block (or an I/O error on
     closing) removes it and leaves ``path`` as it was."""
+    import tempfile  # on first use: the command line imports this module for every command
+
     fd, tmp = tempfile.mkstemp(prefix=".compensa-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

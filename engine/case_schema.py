@@ -11,8 +11,8 @@ A string item is shorthand: ``"lateral_knee:right"`` for ``{site: lateral_knee, 
 ``"ober_test:positive:right"`` for ``{id: ober_test, result: positive, side: right}``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: pydantic would have to evaluate every annotation
+# from its text when it builds the models (a few ms of every cold start).
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import (
@@ -98,7 +98,9 @@ Presence = Annotated[bool, PlainValidator(_present_bool, json_schema_input_type=
 
 
 class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: an item model is only ever validated inside CaseInput, which builds its own validator
+    # for them; building each one on its own as well only cost import time (it is built on first use).
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class PainItem(_Item):
@@ -140,6 +142,12 @@ class DiagnosisItem(_Item):
     side: Side = None
 
 
+def _no_items() -> list:
+    """An empty section (the default): a plain function, as pydantic reads a default factory's signature
+    and that of the built-in ``list`` is slow to get (``inspect`` tokenises its text signature)."""
+    return []
+
+
 def _branch(value: Any) -> str:
     return "name" if isinstance(value, str) else "mapping"
 
@@ -174,19 +182,19 @@ class CaseInput(BaseModel):
                               json_schema_extra={"examples": [CASE_EXAMPLE]})
 
     pain: _items(PainItem, "site or site:side") = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=MAX_ITEMS, description="Where it hurts.")
+        default_factory=_no_items, max_length=MAX_ITEMS, description="Where it hurts.")
     findings: _items(FindingItem, "id or id:side") = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=MAX_ITEMS, description="What is seen (present unless present: false).")
+        default_factory=_no_items, max_length=MAX_ITEMS, description="What is seen (present unless present: false).")
     tests: _items(TestItem, "id:result or id:result:side") = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=MAX_ITEMS, description="Physical tests and their results.")
+        default_factory=_no_items, max_length=MAX_ITEMS, description="Physical tests and their results.")
     red_flags: _items(RedFlagItem, "id (present)") = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=MAX_ITEMS, description="Screening answers; unlisted = not asked.")
+        default_factory=_no_items, max_length=MAX_ITEMS, description="Screening answers; unlisted = not asked.")
     yellow_flags: _items(YellowFlagItem, "id") = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=MAX_ITEMS, description="Psychosocial screening answers (STarT Back items...).")
+        default_factory=_no_items, max_length=MAX_ITEMS, description="Psychosocial screening answers (STarT Back items...).")
     history: _items(HistoryItem, "id") = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=MAX_ITEMS, description="Context: activities, habits, prior injuries.")
+        default_factory=_no_items, max_length=MAX_ITEMS, description="Context: activities, habits, prior injuries.")
     diagnoses: _items(DiagnosisItem, "id or id:side") = Field(  # type: ignore[valid-type]
-        default_factory=list, max_length=MAX_ITEMS, description="Conditions already diagnosed.")
+        default_factory=_no_items, max_length=MAX_ITEMS, description="Conditions already diagnosed.")
     age: Optional[StrictInt] = Field(None, ge=0, le=130, description="Age in whole years.", examples=[38])
     sex: Optional[Literal["female", "male"]] = Field(None, description="female or male.")
     onset: Optional[Literal["sudden", "gradual"]] = Field(

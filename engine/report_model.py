@@ -5,8 +5,8 @@ Every model forbids unknown fields, so a field added by the engine without being
 fails the tests instead of reaching users undocumented.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: pydantic would have to evaluate every annotation
+# from its text when it builds the models (a few ms of every cold start).
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,8 +19,17 @@ __all__ = [
 Side = Optional[Literal["left", "right"]]
 
 
+def _empty() -> list:
+    """An empty list (the default of list fields): a plain function, as pydantic reads a default factory's
+    signature and that of the built-in ``list`` is slow to get (``inspect`` tokenises its text signature)."""
+    return []
+
+
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a section is validated inside ReportData, which builds its own validator for all of
+    # them; building each one on its own as well only cost import time (each is built on first own use).
+    # ReportData inherits it: it is built by the first report, not by importing the engine.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class AskItem(_Record):
@@ -37,21 +46,21 @@ class Triage(_Record):
 
     level: Literal["emergency", "urgent", "routine", "self_care"] = Field(examples=["routine"])
     red_flags: list[str] = Field(description="Red flags present or answered unsure, most severe first.")
-    unsure: list[str] = Field(default_factory=list, description="Red flags answered 'unsure' (treated as present).")
-    review: list[str] = Field(default_factory=list, description="Review signs raised (they keep the plan).")
-    unmatched: list[str] = Field(default_factory=list, description=(
+    unsure: list[str] = Field(default_factory=_empty, description="Red flags answered 'unsure' (treated as present).")
+    review: list[str] = Field(default_factory=_empty, description="Review signs raised (they keep the plan).")
+    unmatched: list[str] = Field(default_factory=_empty, description=(
         "Red-flag answers (or terms that read like red flags) answered yes or unsure that the KB could not "
         "match: they count as urgent and withhold the plan."))
-    clusters: list[str] = Field(default_factory=list, description=(
+    clusters: list[str] = Field(default_factory=_empty, description=(
         "Red-flag clusters met (KB criteria, e.g. cancer with a new neurological deficit): they set the level "
         "and withhold the plan like a red flag."))
     advice: str
     screened: Literal["none", "partial", "complete"] = Field(
         description="Whether the pain sites' screening questions were asked; none or partial is never clear.")
-    not_screened: list[str] = Field(default_factory=list, description="Red flags worth asking for this pain, not asked.")
-    ask: list[AskItem] = Field(default_factory=list, description="The not-asked red flags with their questions.")
+    not_screened: list[str] = Field(default_factory=_empty, description="Red flags worth asking for this pain, not asked.")
+    ask: list[AskItem] = Field(default_factory=_empty, description="The not-asked red flags with their questions.")
     general_screening: bool = Field(False, description="The list is the general one (no pain site had its own).")
-    medical_review: list[str] = Field(default_factory=list,
+    medical_review: list[str] = Field(default_factory=_empty,
                                       description="Likely conditions that need a medical diagnosis (disc, stenosis, ...).")
 
 
@@ -250,8 +259,8 @@ class ReportData(_Record):
     conditions: list[Ranked]
     targets: list[Target] = Field(description="Empty whenever a red flag is present or unsure.")
     next_assessments: list[NextAssessment]
-    criteria: list[CriterionMet] = Field(default_factory=list, description="KB criteria the case met, alarms first.")
-    unrecognised: list[UnrecognisedTerm] = Field(default_factory=list, description="Terms not understood; empty "
+    criteria: list[CriterionMet] = Field(default_factory=_empty, description="KB criteria the case met, alarms first.")
+    unrecognised: list[UnrecognisedTerm] = Field(default_factory=_empty, description="Terms not understood; empty "
                                                  "when everything was understood (strict mode refuses them instead).")
     psychosocial: Optional[Psychosocial] = None
     warnings: list[ReportWarning] = Field(description="Every caveat of the report, most important first.")
