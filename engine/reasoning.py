@@ -80,8 +80,10 @@ class Reasoning:
         self._cf: dict[tuple, float] = {}
         self._visiting: set[tuple] = set()  # beliefs being computed (a cycle guard)
         self._contributions: dict[tuple, tuple[Contribution, ...]] = {}
+        computed = self._cf
         for key in self.by_conclusion:
-            self.cf(key)
+            if key not in computed:
+                self.cf(key)
 
     # -- certainty --------------------------------------------------------------------------
     def kind(self, key: tuple) -> str | None:
@@ -109,7 +111,9 @@ class Reasoning:
                     premise_cf = 1.0
                     value = contribution(1.0, s.strength, "evidence", True)
                 else:
-                    premise_cf = self.cf(premise)
+                    premise_cf = self._cf.get(premise)
+                    if premise_cf is None:
+                        premise_cf = self.cf(premise)
                     value = contribution(premise_cf, s.strength, self.kind(premise), premise[0] in _GIVEN)
                 parts.append(Contribution(s, premise_cf, value))
                 values.append(value)
@@ -125,8 +129,11 @@ class Reasoning:
 
     def contributions(self, key: tuple) -> tuple[Contribution, ...]:
         """The evaluated supports of a belief (empty for evidence)."""
-        self.cf(key)
-        return self._contributions.get(key, ())
+        found = self._contributions.get(key)
+        if found is None:
+            self.cf(key)
+            found = self._contributions.get(key, ())
+        return found
 
     @cached_property
     def criteria(self) -> tuple[tuple, ...]:
