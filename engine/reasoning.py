@@ -111,9 +111,8 @@ class Reasoning:
                     premise_cf = 1.0
                     value = contribution(1.0, s.strength, "evidence", True)
                 else:
-                    premise_cf = self._cf.get(premise)
-                    if premise_cf is None:
-                        premise_cf = self.cf(premise)
+                    known = self._cf.get(premise)
+                    premise_cf = self.cf(premise) if known is None else known
                     value = contribution(premise_cf, s.strength, self.kind(premise), premise[0] in _GIVEN)
                 parts.append(Contribution(s, premise_cf, value))
                 values.append(value)
@@ -301,7 +300,7 @@ class Reasoning:
     def reported_influence(self, key: tuple) -> dict[tuple, float]:
         """Evidence influence on a belief as reported (merged like :meth:`reported_cf`); a fresh dict
         each time (the merge is remembered)."""
-        cache = self.__dict__.setdefault("_reported_influence", {})
+        cache: dict[tuple, dict[tuple, float]] = self.__dict__.setdefault("_reported_influence", {})
         out = cache.get(key)
         if out is None:
             out = cache[key] = {}
