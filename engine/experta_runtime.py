@@ -28,6 +28,7 @@ import importlib.metadata
 import itertools
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "AS", "L", "MATCH", "P", "PRIVATE_API", "CompiledEngine", "DepthAgenda", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher",
@@ -469,7 +470,8 @@ class DispatchReteMatcher(ReteMatcher):
         for csn in self._get_conflict_set_nodes():
             csn._activate = _tracked(csn, self._dirty)
         self._index = _AlphaIndex(self.root_node)
-        self._below = {id(node): _downstream_memory(node) for node in self._index.terminals}
+        self._below = {id(node): {id(below): below for below in _downstream_memory(node)}
+                       for node in self._index.terminals}
 
     def _route(self, fact, valid: bool) -> None:
         tag = _TAGS[valid]
@@ -481,12 +483,11 @@ class DispatchReteMatcher(ReteMatcher):
 
     def reset(self) -> None:
         """Reset only the memory below the alpha paths used since the last reset (experta walks every node)."""
-        done: set[int] = set()
-        for key in self._used:
-            for node in self._below[key]:
-                if id(node) not in done:
-                    done.add(id(node))
-                    node._reset()
+        nodes: dict[int, Any] = {}
+        for key in self._used:  # each node once, however many used paths lead to it
+            nodes.update(self._below[key])
+        for node in nodes.values():
+            node._reset()
         self._used.clear()
         self._dirty.clear()
 
