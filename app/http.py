@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.datastructures import Headers
 from starlette.middleware.gzip import GZipMiddleware
 
 from compensa.app import schemas
@@ -124,14 +125,6 @@ def _report_bytes(report) -> bytes:
     """The report's JSON straight from its typed record: pydantic serialises it once, in Rust (the same
     bytes as ``JSONResponse(report.to_dict())``, a third of the time: no dict built, no json.dumps)."""
     return report.data.model_dump_json(by_alias=True).encode("utf-8")
-
-
-def _content_type(scope) -> str | None:
-    """The request's Content-Type as Starlette's ``request.headers.get`` reads it (the first one)."""
-    for key, value in scope.get("headers") or ():
-        if key == b"content-type":
-            return value.decode("latin-1")
-    return None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -238,7 +231,7 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
         route's ``_json_body`` reads it, then the consultation in the lane."""
         from compensa.app.body import parse_json_body
 
-        return await lane.run(consulted, parse_json_body(body, _content_type(scope)), scope)
+        return await lane.run(consulted, parse_json_body(body, Headers(scope=scope).get("content-type")), scope)
 
     @app.post("/v1/parse", response_model=None, summary="Parse a clinical note into a case (spans, what was not understood)")
     def parse(body: object = Depends(_json_body)) -> JSONResponse:
@@ -348,14 +341,12 @@ def app_factory():
     no longer walks the ~100 000 objects of the KB and its rules, a pause of ~150 ms, every couple of
     hundred consultations) and log records skip what no format here prints
     (:func:`compensa.app.logs.lighten_records`)."""
-    import gc
-
     from compensa.app.logs import lighten_records
+    from compensa.engine.consult import freeze_long_lived
 
     app = create_app()
     lighten_records()
-    gc.collect()
-    gc.freeze()
+    freeze_long_lived()
     return app
 
 

@@ -92,7 +92,7 @@ def propagates(premise_cf: float, premise_kind: str | None) -> bool:
 
 def contribution(premise_cf: float, strength: float, premise_kind: str | None, is_evidence: bool) -> float:
     """What one support adds to its conclusion (0.0 when the premise does not propagate)."""
-    if not is_evidence and not (premise_cf >= THRESHOLD or (premise_cf <= -THRESHOLD and premise_kind in SIGN_KINDS)):
-        return 0.0  # the premise does not propagate (see propagates)
+    if not is_evidence and not propagates(premise_cf, premise_kind):
+        return 0.0
     value = premise_cf * strength
     return 0.0 if -1e-12 <= value <= 1e-12 else value  # math.isclose(value, 0.0, abs_tol=1e-12)

@@ -158,7 +158,9 @@ def _conflict_set_activate(node, token) -> None:
     """``ConflictSetNode._activate`` as experta writes it, making :class:`_Activation` objects.
 
     The same memory, the same added and removed sets, equal activations with equal hashes (so the
-    sets iterate in the same order and the agenda is the same)."""
+    sets iterate in the same order and the agenda is the same). One difference: retracting a token
+    the memory never held is ignored here, where experta's ``except ValueError`` around
+    ``set.remove`` (which raises KeyError) would let it escape; no consultation does that."""
     info = TokenInfo(token.data, token.context)
     activation = _Activation(node.rule, frozenset(info.data), {k: v for k, v in info.context if isinstance(k, str)})
     if token.is_valid():

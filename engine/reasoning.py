@@ -30,8 +30,6 @@ UNOBSERVED_CEILING = 0.3
 _UNOBSERVED = "nothing seen or tested shows its signs (where it hurts does not name the root)"
 
 
-_FACT_KINDS = {"Evidence": "evidence", "Criterion": "criterion", "Alarm": "alarm"}
-
 #: The canonical order of supports (conclusion, premise, rule, via) in which a run is read.
 _CANONICAL = attrgetter("conclusion", "premise", "rule", "via")
 
@@ -90,7 +88,7 @@ class Reasoning:
         """The kind of a fact: a belief's node kind, else the fact type in lower case."""
         if key[0] == "Belief":
             return self.kb.node_kind(key[1])
-        return _FACT_KINDS.get(key[0]) or key[0].lower()
+        return key[0].lower()
 
     def cf(self, key: tuple) -> float:
         """Certainty of a fact: 1 for evidence, combined contributions for a belief."""
@@ -282,20 +280,21 @@ class Reasoning:
 
     def beliefs(self, kind: str) -> list[tuple[tuple, float]]:
         """Reported beliefs about nodes of ``kind``, strongest first, ties by id then side."""
-        cache = self.__dict__.get("_beliefs")
-        if cache is None:  # every belief's reported key, by kind, in one pass
-            node_kind, reported_key = self.kb.node_kind, self.reported_key
-            cache = self.__dict__["_beliefs"] = {}
-            by_kind: dict[str | None, set[tuple]] = {}
-            for k in self._cf:
-                if k[0] == "Belief":
-                    by_kind.setdefault(node_kind(k[1]), set()).add(reported_key(k))
-            self.__dict__["_belief_keys"] = by_kind
+        cache = self.__dict__.setdefault("_beliefs", {})
         if kind not in cache:
-            keys = self.__dict__["_belief_keys"].get(kind, ())
+            keys = self._reported_keys_by_kind.get(kind, ())
             out = [(k, self.reported_cf(k)) for k in keys if self.shown(k)]
             cache[kind] = sorted(out, key=lambda kv: (-kv[1], kv[0][1], kv[0][2]))
         return list(cache[kind])
+
+    @cached_property
+    def _reported_keys_by_kind(self) -> dict[str | None, set[tuple]]:
+        """Every belief's reported key, grouped by its node's kind (one pass over the beliefs)."""
+        by_kind: dict[str | None, set[tuple]] = {}
+        for k in self._cf:
+            if k[0] == "Belief":
+                by_kind.setdefault(self.kb.node_kind(k[1]), set()).add(self.reported_key(k))
+        return by_kind
 
     def reported_influence(self, key: tuple) -> dict[tuple, float]:
         """Evidence influence on a belief as reported (merged like :meth:`reported_cf`); a fresh dict

@@ -176,3 +176,15 @@ def _has_consult_route(app) -> bool:
             return True
         app = app.app
     return False
+
+
+@pytest.mark.parametrize("red_flags", [["saddle_anaesthesia"], [{"id": "saddle_anaesthesia", "present": "unsure"}]])
+def test_a_red_flag_through_the_consult_route_withholds_the_plan(app, red_flags):
+    """The plain-ASGI path is an input path of its own: a present or unsure emergency flag stops the plan."""
+    body = {"pain": ["lower_back", "buttock:left"], "findings": ["anterior_pelvic_tilt"],
+            "tests": ["thomas_test:positive"], "red_flags": red_flags}
+    answer = TestClient(app).post("/v1/consult", json=body)
+    assert answer.status_code == 200
+    report = answer.json()
+    assert report["plan_withheld"] is True and report["targets"] == []
+    assert report["triage"]["level"] == "emergency" and report["triage"]["red_flags"]
