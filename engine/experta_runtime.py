@@ -23,6 +23,7 @@ experta so that an upgrade renaming one fails loudly rather than matching differ
 from __future__ import annotations
 
 import collections
+import bisect
 import collections.abc
 import importlib.metadata
 import itertools
@@ -32,7 +33,7 @@ from typing import Any
 
 __all__ = [
     "AS", "L", "MATCH", "P", "PRIVATE_API", "CompiledEngine", "DepthAgenda", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher",
-    "Rule", "fact_classes",
+    "Rule", "TokenInfo", "fact_classes",
 ]
 
 
@@ -63,6 +64,7 @@ try:
     from experta.strategies import DepthStrategy
     from experta.matchers.rete.utils import prepare_rule
     from experta.fact import InitialFact
+    from experta.factlist import FactList
     from experta.fieldconstraint import L, ORFC
 except ImportError as exc:  # pragma: no cover - broken installation
     raise ImportError(
@@ -76,8 +78,9 @@ finally:
 
 
 #: experta internals this module relies on (class -> attributes; some are set per instance in
-#: ``__init__``/``__new__``). Beyond these names, :class:`_AlphaPath` builds a ``Token``
-#: positionally, so ``Token._fields`` must stay ``("tag", "data", "context")``, and reads an
+#: ``__init__``/``__new__``). Beyond these names, :class:`_AlphaPath` builds a ``Token`` (and the
+#: conflict-set activation a ``TokenInfo``) positionally, so ``Token._fields`` must stay
+#: ``("tag", "data", "context")`` and ``TokenInfo._fields`` ``("data", "context")``, and reads an
 #: ``ORFC`` (``L(a) | L(b)``) as the tuple of its members.
 PRIVATE_API: dict[type, tuple[str, ...]] = {
     ReteMatcher: ("_get_conflict_set_nodes", "root_node", "build_network"),
@@ -91,7 +94,10 @@ PRIVATE_API: dict[type, tuple[str, ...]] = {
     ConflictSetNode: ("_activate", "get_activations", "rule", "memory", "added", "removed"),
     Activation: ("rule", "facts", "context", "key"),
     Fact: ("_Fact__defaults",),
-    KnowledgeEngine: ("agenda", "strategy", "running", "get_activations", "facts"),
+    KnowledgeEngine: ("agenda", "strategy", "running", "get_activations", "facts", "matcher"),
+    Rule: ("_wrapped", "_wrapped_args", "_wrapped_self"),
+    FactList: ("last_index", "reference_counter", "added"),
+    DepthStrategy: ("_update_agenda",),
 }
 
 
@@ -109,20 +115,37 @@ class CompiledEngine(KnowledgeEngine):
     def run(self, steps=float("inf")):
         """experta's ``run``: the same loop (changes to the agenda, pop the next activation, fire it
         with its bindings), without building the text of a "FIRE" log line for every rule fired
-        when nobody watches (experta joins the facts' names before asking the logger)."""
-        if watchers.RULES.isEnabledFor(logging.INFO) or watchers.worth("AGENDA", "DEBUG"):
+        when nobody watches (experta joins the facts' names before asking the logger), and calling
+        each rule's function as ``Rule.__call__`` would (the bindings it names, the engine first)."""
+        if watchers.RULES.isEnabledFor(logging.INFO) or watchers.worth("AGENDA", "DEBUG") \
+                or watchers.worth("ACTIVATIONS", "INFO"):
             return super().run(steps)
         self.running = True
-        agenda, strategy = self.agenda, self.strategy
+        agenda, strategy, matcher = self.agenda, self.strategy, self.matcher
+        update = strategy._update_agenda  # experta's update_agenda minus its ACTIVATIONS log, off here
         while steps > 0 and self.running:
-            added, removed = self.get_activations()
-            strategy.update_agenda(agenda, added, removed)
+            facts = self.facts
+            added, removed = matcher.changes(facts.added, facts.removed)
+            facts.added, facts.removed = [], []
+            update(agenda, added, removed)
             activation = agenda.get_next()
             if activation is None:
                 break
             steps -= 1
-            activation.rule(self, **{k: v for k, v in activation.context.items() if not k.startswith("__")})
+            rule = activation.rule
+            names, function, bound_to = rule._wrapped_args, rule._wrapped, rule._wrapped_self
+            kwargs = {k: v for k, v in activation.context.items()
+                      if not k.startswith("__") and (not names or k in names)}
+            if bound_to is None:
+                function(self, **kwargs)
+            else:
+                function(bound_to, self, **kwargs)
         self.running = False
+
+    def reset(self, **kwargs):
+        """experta's ``reset``, with a fact list that declares plain facts in one step."""
+        super().reset(**kwargs)
+        self.facts.__class__ = _WorkingFactList
 
     def get_deffacts(self):
         cached = self.__dict__.get("_deffacts_cache")
@@ -153,6 +176,16 @@ class DepthAgenda(DepthStrategy):
     def get_key(self, activation):
         return activation.rule.salience, sorted((f["__factid__"] for f in activation.facts), reverse=True)
 
+    def _update_agenda(self, agenda, added, removed):
+        """experta's depth update (removals found by bisection, additions inserted in key order),
+        skipping the removal pass when nothing is removed (no consultation retracts)."""
+        if removed:
+            super()._update_agenda(agenda, (), removed)
+        activations, get_key = agenda.activations, self.get_key
+        for act in added:
+            act.key = get_key(act)
+            bisect.insort(activations, act)
+
 
 def _conflict_set_activate(node, token) -> None:
     """``ConflictSetNode._activate`` as experta writes it, making :class:`_Activation` objects.
@@ -161,8 +194,9 @@ def _conflict_set_activate(node, token) -> None:
     sets iterate in the same order and the agenda is the same). One difference: retracting a token
     the memory never held is ignored here, where experta's ``except ValueError`` around
     ``set.remove`` (which raises KeyError) would let it escape; no consultation does that."""
-    info = TokenInfo(token.data, token.context)
-    activation = _Activation(node.rule, frozenset(info.data), {k: v for k, v in info.context if isinstance(k, str)})
+    data, context = token.data, token.context
+    info = tuple.__new__(TokenInfo, (frozenset(data), frozenset(context.items())))  # what TokenInfo() makes
+    activation = _Activation(node.rule, info.data, {k: v for k, v in context.items() if isinstance(k, str)})
     if token.is_valid():
         if info not in node.memory:
             node.memory.add(info)
@@ -192,15 +226,38 @@ class _WorkingFact(Fact):
     experta stores each field through ``__setitem__``, which dispatches ``freeze`` on the value's
     type (a plain string or number comes back as it is); a consultation declares its facts with
     such values only, so they go into the dict at once. Anything else (a pattern's field
-    constraints, a list) takes experta's own path."""
+    constraints, a list, a class declaring fields to validate, a key with ``__``) takes experta's
+    own path."""
 
     def __init__(self, *args, **kwargs):
-        if args or not all(type(v) in _PLAIN_VALUES for v in kwargs.values()):
+        if args or self.__fields__ or not all(type(v) in _PLAIN_VALUES for v in kwargs.values()) \
+                or any("__" in k for k in kwargs):
             super().__init__(*args, **kwargs)
             return
         dict.update(self, kwargs)
         self._Fact__defaults = {}
         self._plain = True  # no field constraint, no nested accessor: nothing experta's declare checks
+
+
+class _WorkingFactList(FactList):
+    """experta's ``FactList``, declaring a plain fact (:class:`_WorkingFact`) without the checks it
+    cannot fail: it is a Fact, its class declares no fields to validate, and it has no special keys
+    yet, so its identity is its class and its items. Equal facts are still declared once."""
+
+    def declare(self, fact):
+        if not fact.__dict__.get("_plain") or watchers.FACTS.isEnabledFor(logging.INFO):
+            return super().declare(fact)
+        fact_id = frozenset((fact.__class__, *fact.items()))
+        counter = self.reference_counter
+        if self.duplication or fact_id not in counter:
+            idx = self.last_index
+            dict.__setitem__(fact, "__factid__", idx)
+            self[idx] = fact
+            self.last_index = idx + 1
+            self.added.append(fact)
+            counter[fact_id] += 1
+            return fact
+        return None
 
 
 def _tracked(csn, dirty: list):
@@ -286,11 +343,13 @@ class _AlphaPath:
         out.checks = self.checks
         return out
 
-    def run(self, fact, tag, results: dict) -> bool:
-        """Send ``fact`` (as a token tagged ``tag``) to the terminal if it passes; whether it did.
+    def run(self, fact, tag, results: dict, data: frozenset) -> bool:
+        """Send ``fact`` (as a token tagged ``tag``, holding ``data``: the fact alone) to the terminal
+        if it passes; whether it did.
 
         ``results`` remembers each check's result on this fact (checks are pure functions of the
-        fact, and many paths share one: an age range, a fact capture)."""
+        fact, and many paths share one: an age range, a fact capture). The tokens of one fact share
+        one frozen ``data`` set (no node changes a token's data; experta's nodes freeze it anyway)."""
         for field, allowed in self.literals.items():
             try:
                 if fact[field] not in allowed:
@@ -309,7 +368,7 @@ class _AlphaPath:
                     context.update(match)
                 elif not _merge(context, match):
                     return False
-        self.deliver(tuple.__new__(Token, (tag, {fact}, context)))
+        self.deliver(tuple.__new__(Token, (tag, data, context)))
         return True
 
 
@@ -479,8 +538,9 @@ class DispatchReteMatcher(ReteMatcher):
         tag = _TAGS[valid]
         used = self._used
         results: dict = {}
+        data = frozenset((fact,))
         for path in self._index.paths(fact):
-            if path.run(fact, tag, results):
+            if path.run(fact, tag, results, data):
                 used[id(path.terminal.node)] = True
 
     def reset(self) -> None:

@@ -136,7 +136,9 @@ def _network_objects(matcher) -> list:
 def test_every_private_experta_attribute_we_rely_on_exists():
     engine = _plain().engine_class()
     assert type(engine.matcher) is rt.ReteMatcher
-    objects = _network_objects(engine.matcher) + [rt.Token.valid(rt.Fact(a=1)), rt.Activation(None, [rt.Fact(a=1)]), rt.Fact(a=1), engine]
+    engine.reset()
+    objects = _network_objects(engine.matcher) + [rt.Token.valid(rt.Fact(a=1)), rt.Activation(None, [rt.Fact(a=1)]), rt.Fact(a=1), engine,
+                                                  engine.get_rules()[0], engine.facts, rt.DepthAgenda()]
     assert callable(rt.watchers.worth) and rt.watchers.RULES.name == "experta.watchers.RULES"
     missing = []
     for cls, attributes in rt.PRIVATE_API.items():
@@ -147,6 +149,7 @@ def test_every_private_experta_attribute_we_rely_on_exists():
                 missing.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
     assert missing == [], f"experta changed the internals experta_runtime uses: {missing}"
     assert rt.Token._fields == ("tag", "data", "context")  # _AlphaPath builds tokens positionally
+    assert rt.TokenInfo._fields == ("data", "context")  # so does the conflict-set activation
 
 
 def test_a_case_scoped_consultant_gives_the_same_reports_as_the_whole_kb():
