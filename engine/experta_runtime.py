@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import bisect
 import collections.abc
+import functools
 import importlib.metadata
 import itertools
 import logging
@@ -237,6 +238,22 @@ class _WorkingFact(Fact):
         dict.update(self, kwargs)
         self._Fact__defaults = {}
         self._plain = True  # no field constraint, no nested accessor: nothing experta's declare checks
+
+    @classmethod
+    def maker(cls, values: dict):
+        """A function making ``cls(**values)`` again and again, the checks of plain values made once."""
+        if cls.__fields__ or not all(type(v) in _PLAIN_VALUES for v in values.values()) \
+                or any("__" in k for k in values):
+            return functools.partial(cls, **values)
+        def make():
+            fact = dict.__new__(cls)
+            dict.update(fact, values)
+            state = fact.__dict__
+            state["_Fact__defaults"] = {}  # what __init__ leaves: no defaults asked for yet
+            state["_plain"] = True
+            return fact
+
+        return make
 
 
 class _WorkingFactList(FactList):

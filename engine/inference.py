@@ -70,9 +70,9 @@ def _method_name(index: int, rule_id: str) -> str:
 class _EmitsBySide(dict):
     """What a rule declares, worked out once per side of the fact it matched.
 
-    ``emits_on[side]`` lists, per emitted conclusion, ``(fact class or None, key, field values, via,
-    strength)``: a sided conclusion takes the side of the fact that fired the rule, an unsided one
-    ``""``; the class is None when the conclusion is recorded but not declared (a plan's muscles)."""
+    ``emits_on[side]`` lists, per emitted conclusion, ``(fact maker or None, key, via, strength)``: a
+    sided conclusion takes the side of the fact that fired the rule, an unsided one ``""``; the maker
+    (a function building the fact) is None when the conclusion is recorded but not declared (a plan)."""
 
     def __init__(self, spec: RuleSpec, classes: dict[str, type]):
         super().__init__()
@@ -86,7 +86,7 @@ class _EmitsBySide(dict):
             if "side" in ftype.fields:
                 values["side"] = side if emit.sided else ""
             cls = self.classes.get(emit.fact) if emit.declared else None
-            out.append((cls, ftype.key(values), values, emit.via, emit.strength))
+            out.append((cls.maker(values) if cls is not None else None, ftype.key(values), emit.via, emit.strength))
         found = tuple(out)
         if side in ("", "left", "right"):  # the sides a parsed case has: kept (anything else is not)
             self[side] = found
@@ -148,12 +148,12 @@ class CompiledKB:
             premise = premise_type.key(fact)
             engine.fired.append(rule_id)
             declared, supports = engine.declared, engine.supports
-            for cls, key, values, via, strength in emits_on[fact.get("side", "")]:
+            for make, key, via, strength in emits_on[fact.get("side", "")]:
                 supports.append(Support(key, premise, rule_id, via, strength))
                 # experta would drop an equal fact anyway; skipping it saves building one
-                if cls is not None and key not in declared:
+                if make is not None and key not in declared:
                     declared.add(key)
-                    engine.declare(cls(**values))
+                    engine.declare(make())
             if halts:
                 engine.halted = True
                 engine.halt()

@@ -14,7 +14,7 @@ history:<id>       Evidence(kind=history, id, value=present)               Belie
 diagnosis:<id>     Evidence(kind=diagnosis, id=<condition>)                Belief(condition)
 explain:<node>     Belief(node=<dysfunction or condition>)                 Belief(cause) per chain link
 member:<state>     Belief(node=tight:<m> / weak:<m>)                       Belief(root) per root listing it
-plan:<root>        Belief(node=<root>) and no Alarm                        Plan(root); Target per muscle
+plan:<root>        Belief(node=<root>) and no Alarm                        Plan(root); Target per muscle (*)
 join:<crit>:<i..>  one Evidence per member in the subset (same side bound   Criterion(id, side)
                    when the criterion says so), and NOT each excluded one
 criterion:<crit>   Criterion(id=<crit>)                                    Belief per effect; Alarm
@@ -24,13 +24,16 @@ A criterion (``kb/data/criteria.yaml``: all-of, k-of-n, none-of, optionally on o
 exception to "one pattern per rule": it compiles to real joins, one rule per k-subset of its members
 (lint bounds the count), each joining its members' evidence facts on a shared side variable.
 
+(*) recorded, not declared: no rule reads them (a conclusion no pattern can match stays out of working
+memory, :func:`compile_rules`).
+
 Salience: red-flag screening (and criteria that raise an alarm) 100, the emergency stop 90, everything
 else 0 (ranking happens after the run, so the order of equal-salience rules never matters).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 from compensa.kb.model import Criterion, KnowledgeBase, Member, muscle_state_id
@@ -60,7 +63,7 @@ class Emit:
     strength: float
     via: str
     sided: bool
-    declared: bool = True  # False: recorded as a conclusion only (Target), not put in working memory
+    declared: bool = True  # False: recorded as a conclusion only (no rule reads it), not put in working memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +261,41 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
     for family in (_pain_rules, _assessment_rules, _history_rules, _diagnosis_rules, _explain_rules,
                    _member_rules, _plan_rules):
         rules += family(kb)
-    return tuple(rules)
+    return _declared_only_when_read(rules)
+
+
+def _declared_only_when_read(rules: list[RuleSpec]) -> tuple[RuleSpec, ...]:
+    """``rules``, each conclusion no rule's pattern can match recorded but not declared.
+
+    Every pattern tests constants, so whether any rule can ever match a conclusion is known from the
+    specs. A fact in working memory matters only to the patterns that can match it: one no pattern
+    reads (a plan once drawn up, like each muscle of it) is kept as a support and left out of working
+    memory, the same supports and the same firings for one fact less to build, declare and route.
+    A "no alarm" guard reads every Alarm; a pattern testing a side is taken to read every side.
+    (Joins read only Evidence, which no rule declares.)"""
+    read: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
+    for spec in rules:
+        fields = tuple(f for f, _ in spec.match)
+        values = tuple(v for f, v in spec.match if f != "side")
+        read.setdefault(spec.fact, {}).setdefault(tuple(f for f in fields if f != "side"), set()).add(values)
+        if spec.unless_alarm:
+            read.setdefault("Alarm", {}).setdefault((), set()).add(())
+
+    def is_read(emit: Emit) -> bool:
+        values = dict(emit.values)
+        return any(tuple(values.get(f, _UNSET) for f in fields) in seen
+                   for fields, seen in read.get(emit.fact, {}).items())
+
+    out = []
+    for spec in rules:
+        if any(e.declared and not is_read(e) for e in spec.emits):
+            spec = replace(spec, emits=tuple(replace(e, declared=False) if e.declared and not is_read(e) else e
+                                             for e in spec.emits))
+        out.append(spec)
+    return tuple(out)
+
+
+_UNSET = object()  # a field a conclusion does not set: it matches no constant
 
 
 def _matches(match: tuple[tuple[str, object], ...], fact: dict) -> bool:

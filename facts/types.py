@@ -11,8 +11,9 @@
 * ``Alarm`` — a red flag that is present, with its triage level.
 * ``Plan`` — the exercise plan of a root imbalance on a side was drawn up (no red flag stopped it).
   Its muscles (what to stretch, what to strengthen) are recorded as ``Target`` conclusions in the
-  provenance, one per muscle, rather than declared: no rule matches them, and a fact per muscle
-  would only cost time.
+  provenance, one per muscle. Plans and targets are recorded rather than declared: no rule matches
+  them, and a fact nobody reads would only cost time (the compiler declares a conclusion only when
+  some rule's pattern can match it).
 """
 
 from __future__ import annotations

@@ -196,3 +196,47 @@ def test_a_watched_engine_logs_every_rule_it_fires(caplog):
         rt.watchers.RULES.setLevel(logging.NOTSET)
     assert watched.fired == quiet.fired and set(watched.supports) == set(quiet.supports)
     assert sum("FIRE" in r.getMessage() for r in caplog.records) == len(quiet.fired) > 0
+
+
+def test_a_conclusion_stays_out_of_working_memory_only_when_no_rule_can_match_it():
+    """Plans (and beliefs nothing explains further) are recorded, not declared: no pattern reads them."""
+    rules = compile_rules(KB)
+    patterns = [(r.fact, dict(r.match)) for r in rules] + [("Alarm", {}) for r in rules if r.unless_alarm]
+
+    def read(emit) -> bool:
+        values = dict(emit.values)
+        return any(fact == emit.fact and all(values.get(f) == v for f, v in match.items()) for fact, match in patterns)
+
+    emits = [e for r in rules for e in r.emits]
+    assert all(read(e) for e in emits if e.declared)
+    assert not any(read(e) for e in emits if not e.declared)
+    assert {e.fact for e in emits if not e.declared} >= {"Plan", "Target"}
+
+
+def test_leaving_unread_conclusions_out_changes_no_support_and_no_firing(monkeypatch):
+    from dataclasses import replace
+
+    from compensa.engine import inference
+
+    def everything_declared(kb):
+        return tuple(replace(r, emits=tuple(replace(e, declared=e.fact != "Target") for e in r.emits))
+                     for r in compile_rules(kb))
+
+    monkeypatch.setattr(inference, "compile_rules", everything_declared)
+    declaring = CompiledKB(KB)
+    assert any(e.fact == "Plan" and e.declared for r in declaring.rules for e in r.emits)
+    fast = consultant_for().compiled
+    for case in _library_cases()[::3]:
+        evidence = consultant_for().parse(case).facts()
+        ours, theirs = fast.run(evidence), declaring.run(evidence)
+        assert ours.supports == theirs.supports and ours.fired == theirs.fired, case
+
+
+def test_a_fact_maker_builds_the_fact_experta_would():
+    cls = consultant_for().compiled.classes["Belief"]
+    values = {"node": "tight:iliopsoas", "side": "left"}
+    made, built = cls.maker(values)(), cls(**values)
+    assert made == built and hash(made) == hash(built) and type(made) is type(built)
+    assert made.__dict__ == built.__dict__ and made is not cls.maker(values)()
+    odd = cls.maker({"node": ["a", "list"], "side": ""})()  # not plain: experta's own path, frozen
+    assert not odd.__dict__.get("_plain") and odd == cls(node=["a", "list"], side="")
