@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 from functools import cached_property
-from operator import attrgetter
 
-from compensa.engine.certainty import Combination, combination, combine, contribution
+from compensa.engine.certainty import THRESHOLD, Combination, combination, combine, contribution
 from compensa.engine.inference import Run, Support
 from compensa.kb.model import KnowledgeBase
 
@@ -30,8 +29,11 @@ UNOBSERVED_CEILING = 0.3
 _UNOBSERVED = "nothing seen or tested shows its signs (where it hurts does not name the root)"
 
 
-#: The canonical order of supports (conclusion, premise, rule, via) in which a run is read.
-_CANONICAL = attrgetter("conclusion", "premise", "rule", "via")
+#: What a piece of evidence adds through a support of each strength (a KB has a few dozen strengths).
+_EVIDENCE_VALUE: dict[float, float] = {}
+
+#: Builds a named tuple from its fields without its Python-level ``__new__`` (one per support).
+_new_tuple = tuple.__new__
 
 
 def belief_key(node: str, side: str = "") -> tuple:
@@ -60,24 +62,45 @@ class Reasoning:
     def __init__(self, kb: KnowledgeBase, run: Run):
         self.kb = kb
         self.run = run
-        seen = set()
-        ordered = []
+        # the canonical order is by conclusion, then premise, rule and via: the supports are grouped by
+        # conclusion, the conclusions sorted, then each group (plain tuple order: a Support's fields
+        # are in that order, then its strength, the same wherever the first four are); a support
+        # repeating a group's premise and KB item is read once
+        groups: dict[tuple, list[Support]] = {}
+        for s in run.supports:
+            group = groups.get(s[0])
+            if group is None:
+                groups[s[0]] = [s]
+            else:
+                group.append(s)
+        ordered: list[Support] = []
         by_conclusion: dict[tuple, list[Support]] = {}
-        for s in sorted(run.supports, key=_CANONICAL):
-            once = (s.conclusion, s.premise, s.via)
-            if once not in seen:
-                seen.add(once)
-                ordered.append(s)
-                found = by_conclusion.get(s.conclusion)
-                if found is None:
-                    by_conclusion[s.conclusion] = [s]
-                else:
-                    found.append(s)
+        for conclusion in sorted(groups):
+            group = groups[conclusion]
+            if len(group) > 1:
+                group.sort()
+                seen: set[tuple] = set()
+                kept = []
+                for s in group:
+                    once = (s[1], s[3])
+                    if once not in seen:
+                        seen.add(once)
+                        kept.append(s)
+                group = kept
+            by_conclusion[conclusion] = group
+            ordered += group
         self.supports: tuple[Support, ...] = tuple(ordered)
         self.by_conclusion = by_conclusion
         self._cf: dict[tuple, float] = {}
         self._visiting: set[tuple] = set()  # beliefs being computed (a cycle guard)
         self._contributions: dict[tuple, tuple[Contribution, ...]] = {}
+        # what read-outs remember per key (plans, ceilings and the report ask about the same beliefs)
+        self._merged: dict[tuple, tuple[tuple, ...]] = {}
+        self._reported: dict[tuple, float] = {}
+        self._observed: dict[tuple, frozenset[str]] = {}
+        self._beliefs: dict[str, list[tuple[tuple, float]]] = {}
+        self._reported_influence: dict[tuple, dict[tuple, float]] = {}
+        self._influence: dict[tuple, dict[tuple, float]] = {}
         computed = self._cf
         for key in self.by_conclusion:
             if key not in computed:
@@ -94,7 +117,8 @@ class Reasoning:
         """Certainty of a fact: 1 for evidence, combined contributions for a belief."""
         if key[0] == "Evidence":
             return 1.0
-        found = self._cf.get(key)
+        memo = self._cf
+        found = memo.get(key)
         if found is not None:
             return found
         if key in self._visiting:  # a cycle cannot come from a linted KB; count it as no support
@@ -104,15 +128,22 @@ class Reasoning:
             parts = []
             values = []
             for s in self.by_conclusion.get(key, ()):
-                premise = s.premise
-                if premise[0] == "Evidence":  # given: certain, and always passed on
+                premise, strength = s[1], s[4]
+                head = premise[0]
+                if head == "Evidence":  # given: certain, and always passed on
                     premise_cf = 1.0
-                    value = contribution(1.0, s.strength, "evidence", True)
+                    value = _EVIDENCE_VALUE.get(strength)
+                    if value is None:
+                        value = _EVIDENCE_VALUE[strength] = contribution(1.0, strength, "evidence", True)
                 else:
-                    known = self._cf.get(premise)
-                    premise_cf = self.cf(premise) if known is None else known
-                    value = contribution(premise_cf, s.strength, self.kind(premise), premise[0] in _GIVEN)
-                parts.append(Contribution(s, premise_cf, value))
+                    premise_cf = memo.get(premise)
+                    if premise_cf is None:
+                        premise_cf = self.cf(premise)
+                    given = head in _GIVEN
+                    # the kind decides only whether a disbelief passes on (certainty.propagates)
+                    kind = None if given or premise_cf >= THRESHOLD else self.kind(premise)
+                    value = contribution(premise_cf, strength, kind, given)
+                parts.append(_new_tuple(Contribution, (s, premise_cf, value)))
                 values.append(value)
         finally:
             self._visiting.discard(key)
@@ -120,7 +151,7 @@ class Reasoning:
             result = round(min(values, default=0.0), 6)
         else:
             result = round(combine(values), 6)
-        self._cf[key] = result
+        memo[key] = result
         self._contributions[key] = tuple(parts)
         return result
 
@@ -165,6 +196,12 @@ class Reasoning:
         instance (evidence given without a side applies to either side). Each instance carries
         different evidence, so merging at read-out counts nothing twice.
         """
+        found = self._merged.get(key)
+        if found is None:
+            found = self._merged[key] = self._merged_keys(key)
+        return found
+
+    def _merged_keys(self, key: tuple) -> tuple[tuple, ...]:
         if key[0] != "Belief":
             return (key,)
         if not self.kb.is_sided(key[1]):
@@ -178,10 +215,10 @@ class Reasoning:
     def reported_cf(self, key: tuple) -> float:
         """Certainty of a belief as reported (merged over its instances, see :meth:`merged_keys`), a
         root's held under the ceiling its evidence allows (:meth:`ceiling`)."""
-        cache = self.__dict__.setdefault("_reported", {})
-        if key not in cache:
-            cache[key] = self._reported_cf(key)
-        return cache[key]
+        found = self._reported.get(key)
+        if found is None:
+            found = self._reported[key] = self._reported_cf(key)
+        return found
 
     def _reported_cf(self, key: tuple) -> float:
         keys = self.merged_keys(key)
@@ -212,7 +249,7 @@ class Reasoning:
         """Kinds of evidence that show a belief's own signs: for a muscular root, evidence reaching it
         other than through a condition (a positive SIJ test shows the joint, not which muscles); for
         anything else, all its supporting evidence. (Remembered per belief: plans and ceilings ask often.)"""
-        cache = self.__dict__.setdefault("_observed", {})
+        cache = self._observed
         found = cache.get(key)
         if found is None:
             muscular = key[0] == "Belief" and key[1] in self.kb.roots and self.kb.roots[key[1]].kind == "muscular"
@@ -280,7 +317,7 @@ class Reasoning:
 
     def beliefs(self, kind: str) -> list[tuple[tuple, float]]:
         """Reported beliefs about nodes of ``kind``, strongest first, ties by id then side."""
-        cache = self.__dict__.setdefault("_beliefs", {})
+        cache = self._beliefs
         if kind not in cache:
             keys = self._reported_keys_by_kind.get(kind, ())
             out = [(k, self.reported_cf(k)) for k in keys if self.shown(k)]
@@ -299,7 +336,7 @@ class Reasoning:
     def reported_influence(self, key: tuple) -> dict[tuple, float]:
         """Evidence influence on a belief as reported (merged like :meth:`reported_cf`); a fresh dict
         each time (the merge is remembered)."""
-        cache: dict[tuple, dict[tuple, float]] = self.__dict__.setdefault("_reported_influence", {})
+        cache = self._reported_influence
         out = cache.get(key)
         if out is None:
             out = cache[key] = {}
@@ -315,8 +352,7 @@ class Reasoning:
         ``key`` was never concluded). Computed on demand, so beliefs nobody reports cost nothing."""
         if key not in self.by_conclusion:
             return {}
-        memo = self.__dict__.setdefault("_influence", {})
-        return self._walk_influence(key, set(), memo)
+        return self._walk_influence(key, set(), self._influence)
 
     def _walk_influence(self, key: tuple, visiting: set, memo: dict) -> dict[tuple, float]:
         """``visiting``: the keys on the path walked down to ``key`` (added going down, removed coming up)."""

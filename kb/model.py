@@ -436,6 +436,7 @@ class KnowledgeBase:
         index["member_of"] = _grouped(_members(self.roots.values()))
         index["exercise"] = _first(((item.muscle, item.action), item) for item in self.interventions.values())
         index["kind"] = {}
+        index["sided"] = {}
 
     def __reduce__(self):
         """Pickle as the constructor's arguments (plain dicts; the indexes are rebuilt), for the KB cache."""
@@ -553,10 +554,12 @@ class KnowledgeBase:
 
     def is_sided(self, node_id: str) -> bool:
         """Whether a node can be one-sided (muscle states and pain sites always can)."""
-        sided = self._index.setdefault("sided", {})
-        if node_id not in sided:
-            sided[node_id] = self._is_sided(node_id)
-        return sided[node_id]
+        sided = self._index["sided"]
+        try:
+            return sided[node_id]
+        except KeyError:
+            found = sided[node_id] = self._is_sided(node_id)
+            return found
 
     def _is_sided(self, node_id: str) -> bool:
         kind = self.node_kind(node_id)
