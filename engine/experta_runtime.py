@@ -65,6 +65,7 @@ try:
     from experta.strategies import DepthStrategy
     from experta.matchers.rete.utils import prepare_rule
     from experta.fact import InitialFact
+    from experta.agenda import Agenda
     from experta.factlist import FactList
     from experta.fieldconstraint import L, ORFC
 except ImportError as exc:  # pragma: no cover - broken installation
@@ -95,7 +96,8 @@ PRIVATE_API: dict[type, tuple[str, ...]] = {
     ConflictSetNode: ("_activate", "get_activations", "rule", "memory", "added", "removed"),
     Activation: ("rule", "facts", "context", "key"),
     Fact: ("_Fact__defaults",),
-    KnowledgeEngine: ("agenda", "strategy", "running", "get_activations", "facts", "matcher"),
+    KnowledgeEngine: ("agenda", "strategy", "running", "get_activations", "facts", "matcher", "get_deffacts",
+                      "_KnowledgeEngine__declare"),
     Rule: ("_wrapped", "_wrapped_args", "_wrapped_self"),
     FactList: ("last_index", "reference_counter", "added"),
     DepthStrategy: ("_update_agenda",),
@@ -144,9 +146,19 @@ class CompiledEngine(KnowledgeEngine):
         self.running = False
 
     def reset(self, **kwargs):
-        """experta's ``reset``, with a fact list that declares plain facts in one step."""
-        super().reset(**kwargs)
-        self.facts.__class__ = _WorkingFactList
+        """experta's ``reset``, with a fact list that declares plain facts in one step.
+
+        Without arguments every deffact is called bare, so their signatures (which experta reads
+        with ``inspect`` at every reset, to pass each the arguments it names) are not read."""
+        if kwargs:
+            super().reset(**kwargs)
+            self.facts.__class__ = _WorkingFactList
+            return
+        self.agenda = Agenda()
+        self.facts = _WorkingFactList()
+        self.matcher.reset()
+        self._KnowledgeEngine__declare(*itertools.chain.from_iterable(deffact() for deffact in self.get_deffacts()))
+        self.running = False
 
     def get_deffacts(self):
         cached = self.__dict__.get("_deffacts_cache")
@@ -158,6 +170,27 @@ class CompiledEngine(KnowledgeEngine):
 class _Activation(Activation):
     """experta's Activation, hashing its contents once (experta rehashes the rule, the facts and the
     bindings at every set lookup and every agenda key; an activation never changes once made)."""
+
+    def __hash__(self):
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = self.__dict__["_hash"] = super().__hash__()
+        return found
+
+    @classmethod
+    def of(cls, rule, facts: frozenset, context: dict, items: frozenset | None) -> _Activation:
+        """What ``Activation(rule, facts, context)`` makes, its facts kept as the (frozen) set given,
+        hashed as experta hashes it; ``items``: ``frozenset(context.items())`` when already at hand."""
+        activation = object.__new__(cls)
+        activation.__dict__.update(rule=rule, facts=facts, key=None, context=context,
+                                   _hash=hash((rule, facts, items if items is not None else frozenset(context.items()))))
+        return activation
+
+
+class _NetworkRule(Rule):
+    """experta's ``Rule`` as the network holds it once prepared (no one changes it again): hashed once.
+
+    experta hashes the rule (its patterns, function and salience) for every activation it makes."""
 
     def __hash__(self):
         found = self.__dict__.get("_hash")
@@ -196,8 +229,10 @@ def _conflict_set_activate(node, token) -> None:
     the memory never held is ignored here, where experta's ``except ValueError`` around
     ``set.remove`` (which raises KeyError) would let it escape; no consultation does that."""
     data, context = token.data, token.context
-    info = tuple.__new__(TokenInfo, (frozenset(data), frozenset(context.items())))  # what TokenInfo() makes
-    activation = _Activation(node.rule, info.data, {k: v for k, v in context.items() if isinstance(k, str)})
+    items = frozenset(context.items())
+    info = tuple.__new__(TokenInfo, (frozenset(data), items))  # what TokenInfo() makes
+    bindings = {k: v for k, v in context.items() if isinstance(k, str)}
+    activation = _Activation.of(node.rule, info.data, bindings, items if len(bindings) == len(context) else None)
     if token.is_valid():
         if info not in node.memory:
             node.memory.add(info)
@@ -380,7 +415,7 @@ class _AlphaPath:
                 match = results[id(check)] = check(fact)
             if not match:
                 return False
-            if isinstance(match, Mapping):
+            if match is not True and (type(match) is dict or isinstance(match, Mapping)):
                 if not context:  # nothing bound yet: nothing to clash with (what _merge would find)
                     context.update(match)
                 elif not _merge(context, match):
@@ -404,6 +439,17 @@ def _entry(child):
         if callback == getattr(node, public, None) and isinstance(node, (ConflictSetNode, TwoInputNode)):
             return getattr(node, private)  # as the node has it now (a conflict-set node's is tracked)
     return callback
+
+
+def _hand_on_directly(node) -> None:
+    """Let a beta node hand its tokens to its children's underscored methods (see :func:`_entry`).
+
+    experta's public ``activate*`` methods copy each token before passing it on, in case a node
+    changed it; none of experta's join, not and conflict-set nodes changes a token it is given (they
+    freeze what they keep and build new tokens for what they send), so the copy is skipped."""
+    children = node.children
+    if children and isinstance(node, (ConflictSetNode, TwoInputNode)):
+        node.children = [ChildNode(child.node, _entry(child)) for child in children]
 
 
 def _merge(context: dict, match: Mapping) -> bool:
@@ -539,7 +585,11 @@ class DispatchReteMatcher(ReteMatcher):
         A rule made only of patterns (and NOT patterns) whose fields hold no ``|`` is in DNF: experta's
         rewrite would rebuild it unchanged (prepending ``InitialFact`` when it starts with a NOT), at
         about half the network's build time. Any other rule goes through experta's own rewrite."""
-        return {_prepared(rule) for rule in engine.get_rules()}
+        prepared = {_prepared(rule) for rule in engine.get_rules()}
+        for rule in prepared:
+            if type(rule) is Rule:
+                rule.__class__ = _NetworkRule  # the same rule, hashed once from now on
+        return prepared
 
     def build_network(self) -> None:
         super().build_network()
@@ -550,6 +600,9 @@ class DispatchReteMatcher(ReteMatcher):
         self._index = _AlphaIndex(self.root_node)
         self._below = {id(node): {id(below): below for below in _downstream_memory(node)}
                        for node in self._index.terminals}
+        for below in self._below.values():
+            for node in below.values():
+                _hand_on_directly(node)
 
     def _route(self, fact, valid: bool) -> None:
         tag = _TAGS[valid]

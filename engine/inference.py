@@ -40,6 +40,10 @@ class Support(NamedTuple):
     strength: float
 
 
+#: Builds a Support from its fields without the named tuple's Python-level ``__new__`` (hundreds a run).
+_new_tuple = tuple.__new__
+
+
 @dataclass(frozen=True, slots=True)
 class Run:
     """What one consultation produced: the supports in firing order, rules fired, and whether it halted."""
@@ -149,7 +153,7 @@ class CompiledKB:
             engine.fired.append(rule_id)
             declared, supports = engine.declared, engine.supports
             for make, key, via, strength in emits_on[fact.get("side", "")]:
-                supports.append(Support(key, premise, rule_id, via, strength))
+                supports.append(_new_tuple(Support, (key, premise, rule_id, via, strength)))
                 # experta would drop an equal fact anyway; skipping it saves building one
                 if make is not None and key not in declared:
                     declared.add(key)
@@ -192,7 +196,7 @@ class CompiledKB:
             values = {"id": spec.criterion, "side": bound.get("side", "") if spec.sided else ""}
             key = criterion_type.key(values)
             for name in names:
-                engine.supports.append(Support(key, evidence_type.key(bound[name]), spec.id, via, 1.0))
+                engine.supports.append(_new_tuple(Support, (key, evidence_type.key(bound[name]), spec.id, via, 1.0)))
             if key not in engine.declared:
                 engine.declared.add(key)
                 engine.declare(criterion_cls(**values))

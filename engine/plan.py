@@ -114,7 +114,8 @@ def pattern_tested(reasoning: Reasoning, root_key: tuple) -> bool:
                 continue
             if premise[0] == "Evidence" and premise[1] == "test":
                 return True
-            if premise[0] == "Belief" and split_muscle_state(premise[1]) and _observed(reasoning, premise, ("test",)):
+            if premise[0] == "Belief" and reasoning.kb.node_kind(premise[1]) == "muscle_state" \
+                    and _observed(reasoning, premise, ("test",)):
                 return True
     return False
 
@@ -249,8 +250,7 @@ class _Planner:
 
     def __init__(self, kb: KnowledgeBase, reasoning: Reasoning, case: Case):
         self.kb, self.reasoning, self.case = kb, reasoning, case
-        self.planned = {(s.conclusion[1], s.conclusion[2], s.conclusion[3], s.conclusion[4])
-                        for s in reasoning.supports if s.conclusion[0] == "Target"}
+        self.planned = {s[0][1:] for s in reasoning.supports if s[0][0] == "Target"}  # (muscle, action, side, root)
         self.conditions = _condition_cfs(reasoning, CAUTION_NOTE_MIN)
         self.chosen: dict[tuple[str, str], dict] = {}
         self.chains: dict[tuple, list[str]] = {}

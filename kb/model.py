@@ -437,6 +437,7 @@ class KnowledgeBase:
         index["exercise"] = _first(((item.muscle, item.action), item) for item in self.interventions.values())
         index["kind"] = {}
         index["sided"] = {}
+        index["label"] = {}
 
     def __reduce__(self):
         """Pickle as the constructor's arguments (plain dicts; the indexes are rebuilt), for the KB cache."""
@@ -513,16 +514,25 @@ class KnowledgeBase:
         return None
 
     def label(self, node_id: str) -> str:
-        """A readable label for any node or case-term id."""
+        """A readable label for any node or case-term id (remembered for the KB's own ids)."""
+        labels = self._index["label"]
+        found = labels.get(node_id)
+        if found is None:
+            found, known = self._label(node_id)
+            if known:  # an id the KB holds: a bounded set, whatever callers pass
+                labels[node_id] = found
+        return found
+
+    def _label(self, node_id: str) -> tuple[str, bool]:
         state = split_muscle_state(node_id)
         if state:
             muscle = self.muscles.get(state[1])
-            return f"{state[0]} {muscle.label if muscle else state[1]}"
+            return f"{state[0]} {muscle.label if muscle else state[1]}", muscle is not None
         record = self.node(node_id)
         if record is None:
             record = (self.assessments.get(node_id) or self.history.get(node_id) or self.red_flags.get(node_id)
                       or self.criteria.get(node_id) or self.yellow_flags.get(node_id))
-        return getattr(record, "label", node_id)
+        return getattr(record, "label", node_id), record is not None
 
     def codes(self, record_id: str) -> Mapping[str, str]:
         """The standard codes of any entry with them (pain site, finding, test, condition, red flag...)."""
