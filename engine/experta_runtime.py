@@ -22,13 +22,14 @@ experta so that an upgrade renaming one fails loudly rather than matching differ
 
 from __future__ import annotations
 
-import collections
 import bisect
+import collections
 import collections.abc
 import functools
 import importlib.metadata
 import itertools
 import logging
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,7 +58,7 @@ try:
     from experta import AS, MATCH, NOT, P, Fact, KnowledgeEngine, Rule, watchers
     from experta.matchers.rete import ReteMatcher
     from experta.matchers.rete.abstract import Node, TwoInputNode
-    from experta.matchers.rete.check import FeatureCheck, TypeCheck
+    from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
     from experta.matchers.rete.mixins import ChildNode
     from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode
     from experta.matchers.rete.token import Token, TokenInfo
@@ -90,6 +91,7 @@ PRIVATE_API: dict[type, tuple[str, ...]] = {
     FeatureTesterNode: ("matcher", "activate"),
     ChildNode: ("node", "callback"),
     FeatureCheck: ("what", "how"),
+    FactCapture: ("bind",),
     TypeCheck: ("fact_type",),
     L: ("value", "__bind__"),
     Token: ("_fields", "TagType", "tag", "data", "context", "is_valid"),
@@ -199,6 +201,9 @@ class _NetworkRule(Rule):
         return found
 
 
+_KEY = operator.attrgetter("key")
+
+
 class DepthAgenda(DepthStrategy):
     """experta's depth strategy (salience, then the newest facts first) without its ``lru_cache``.
 
@@ -218,7 +223,7 @@ class DepthAgenda(DepthStrategy):
         activations, get_key = agenda.activations, self.get_key
         for act in added:
             act.key = get_key(act)
-            bisect.insort(activations, act)
+            bisect.insort(activations, act, key=_KEY)  # what Activation.__lt__ compares, compared in C
 
 
 def _conflict_set_activate(node, token) -> None:
@@ -369,7 +374,7 @@ class _AlphaPath:
     (bindings) as after experta's node-by-node walk.
     """
 
-    __slots__ = ("order", "fact_type", "literals", "checks", "terminal", "deliver")
+    __slots__ = ("order", "fact_type", "literals", "checks", "terminal", "deliver", "capture")
 
     def __init__(self, order: int, checks: list, terminal):
         self.order = order
@@ -385,6 +390,8 @@ class _AlphaPath:
         self.checks = tuple(rest)
         self.terminal = terminal
         self.deliver = _entry(terminal)
+        #: the variable a path binds the fact to, when its checks only bind it (literal tests aside)
+        self.capture = _capture(self.checks)
 
     def without(self, fields: tuple[str, ...]) -> _AlphaPath:
         """This path with the literal tests on ``fields`` left to the index."""
@@ -393,6 +400,7 @@ class _AlphaPath:
         out.order, out.fact_type, out.terminal, out.deliver = self.order, self.fact_type, self.terminal, self.deliver
         out.literals = kept
         out.checks = self.checks
+        out.capture = _capture(out.checks)
         return out
 
     def run(self, fact, tag, results: dict, data: frozenset) -> bool:
@@ -425,6 +433,11 @@ class _AlphaPath:
 
 
 _UNTESTED = object()
+
+
+def _capture(checks: tuple) -> str | None:
+    """The variable ``checks`` bind the fact to, when binding it is all they do (else None)."""
+    return checks[0].bind if len(checks) == 1 and type(checks[0]) is FactCapture else None
 
 
 def _entry(child):
@@ -609,8 +622,19 @@ class DispatchReteMatcher(ReteMatcher):
         used = self._used
         results: dict = {}
         data = frozenset((fact,))
+        # a plain fact's values are strings and numbers (so a literal test is a set lookup), and
+        # experta logs a capture's binding only with its MATCH watcher on
+        direct = fact.__dict__.get("_plain", False) and not watchers.MATCH.isEnabledFor(logging.INFO)
         for path in self._index.paths(fact):
-            if path.run(fact, tag, results, data):
+            bind = path.capture
+            if bind is not None and direct:  # literal tests, then the binding: what its run delivers
+                for field, allowed in path.literals.items():
+                    if fact.get(field, _UNTESTED) not in allowed:
+                        break
+                else:
+                    path.deliver(tuple.__new__(Token, (tag, data, {bind: fact})))
+                    used[id(path.terminal.node)] = True
+            elif path.run(fact, tag, results, data):
                 used[id(path.terminal.node)] = True
 
     def reset(self) -> None:

@@ -250,7 +250,7 @@ class _Planner:
 
     def __init__(self, kb: KnowledgeBase, reasoning: Reasoning, case: Case):
         self.kb, self.reasoning, self.case = kb, reasoning, case
-        self.planned = {s[0][1:] for s in reasoning.supports if s[0][0] == "Target"}  # (muscle, action, side, root)
+        self.planned = {k[1:] for k in reasoning.by_conclusion if k[0] == "Target"}  # (muscle, action, side, root)
         self.conditions = _condition_cfs(reasoning, CAUTION_NOTE_MIN)
         self.chosen: dict[tuple[str, str], dict] = {}
         self.chains: dict[tuple, list[str]] = {}
