@@ -103,6 +103,7 @@ PRIVATE_API: dict[type, tuple[str, ...]] = {
     Rule: ("_wrapped", "_wrapped_args", "_wrapped_self"),
     FactList: ("last_index", "reference_counter", "added"),
     DepthStrategy: ("_update_agenda",),
+    Agenda: ("activations",),
 }
 
 
@@ -133,9 +134,10 @@ class CompiledEngine(KnowledgeEngine):
             added, removed = matcher.changes(facts.added, facts.removed)
             facts.added, facts.removed = [], []
             update(agenda, added, removed)
-            activation = agenda.get_next()
-            if activation is None:
+            pending = agenda.activations  # what Agenda.get_next pops
+            if not pending:
                 break
+            activation = pending.pop()
             steps -= 1
             rule = activation.rule
             names, function, bound_to = rule._wrapped_args, rule._wrapped, rule._wrapped_self

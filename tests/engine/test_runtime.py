@@ -138,7 +138,7 @@ def test_every_private_experta_attribute_we_rely_on_exists():
     assert type(engine.matcher) is rt.ReteMatcher
     engine.reset()
     objects = _network_objects(engine.matcher) + [rt.Token.valid(rt.Fact(a=1)), rt.Activation(None, [rt.Fact(a=1)]), rt.Fact(a=1), engine,
-                                                  engine.get_rules()[0], engine.facts, rt.DepthAgenda()]
+                                                  engine.get_rules()[0], engine.facts, rt.DepthAgenda(), engine.agenda]
     assert callable(rt.watchers.worth) and rt.watchers.RULES.name == "experta.watchers.RULES"
     missing = []
     for cls, attributes in rt.PRIVATE_API.items():
