@@ -111,6 +111,9 @@ class CompiledEngine(KnowledgeEngine):
     """A ``KnowledgeEngine`` whose deffacts are looked up once, not with ``inspect`` on every reset,
     and whose run loop formats its log lines only when experta's watchers would print them."""
 
+    agenda: Any  # set by reset (experta is untyped)
+    facts: Any
+
     def declare(self, *facts):
         """experta's ``declare``; one plain fact declared while the rules run (what a firing rule
         declares) goes straight into the fact list, its checks being known to pass."""
@@ -302,6 +305,8 @@ class _WorkingFactList(FactList):
     """experta's ``FactList``, declaring a plain fact (:class:`_WorkingFact`) without the checks it
     cannot fail: it is a Fact, its class declares no fields to validate, and it has no special keys
     yet, so its identity is its class and its items. Equal facts are still declared once."""
+
+    last_index: int
 
     def declare(self, fact):
         if not fact.__dict__.get("_plain") or watchers.FACTS.isEnabledFor(logging.INFO):

@@ -17,7 +17,7 @@ import queue
 import re
 import threading
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from compensa.engine import experta_runtime as rt
 from compensa.engine.rules import Clause, JoinSpec, RuleSpec, compile_joins, compile_rules, reachable
@@ -89,7 +89,7 @@ class _EmitsBySide(dict):
             values = dict(emit.values)
             if "side" in ftype.fields:
                 values["side"] = side if emit.sided else ""
-            cls = self.classes.get(emit.fact) if emit.declared else None
+            cls: Any = self.classes.get(emit.fact) if emit.declared else None  # a fact class of experta_runtime
             out.append((cls.maker(values) if cls is not None else None, ftype.key(values), emit.via, emit.strength))
         found = tuple(out)
         if side in ("", "left", "right"):  # the sides a parsed case has: kept (anything else is not)

@@ -136,9 +136,8 @@ class Reasoning:
                     if value is None:
                         value = _EVIDENCE_VALUE[strength] = contribution(1.0, strength, "evidence", True)
                 else:
-                    premise_cf = memo.get(premise)
-                    if premise_cf is None:
-                        premise_cf = self.cf(premise)
+                    known = memo.get(premise)
+                    premise_cf = self.cf(premise) if known is None else known
                     given = head in _GIVEN
                     # the kind decides only whether a disbelief passes on (certainty.propagates)
                     kind = None if given or premise_cf >= THRESHOLD else self.kind(premise)
