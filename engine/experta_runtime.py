@@ -184,15 +184,6 @@ class _Activation(Activation):
             found = self.__dict__["_hash"] = super().__hash__()
         return found
 
-    @classmethod
-    def of(cls, rule, facts: frozenset, context: dict, items: frozenset | None) -> _Activation:
-        """What ``Activation(rule, facts, context)`` makes, its facts kept as the (frozen) set given,
-        hashed as experta hashes it; ``items``: ``frozenset(context.items())`` when already at hand."""
-        activation = object.__new__(cls)
-        activation.__dict__.update(rule=rule, facts=facts, key=None, context=context,
-                                   _hash=hash((rule, facts, items if items is not None else frozenset(context.items()))))
-        return activation
-
 
 class _NetworkRule(Rule):
     """experta's ``Rule`` as the network holds it once prepared (no one changes it again): hashed once.
@@ -225,28 +216,38 @@ class DepthAgenda(DepthStrategy):
         skipping the removal pass when nothing is removed (no consultation retracts)."""
         if removed:
             super()._update_agenda(agenda, (), removed)
-        activations, get_key = agenda.activations, self.get_key
+        activations = agenda.activations
         for act in added:
-            act.key = get_key(act)
-            bisect.insort(activations, act, key=_KEY)  # what Activation.__lt__ compares, compared in C
+            # get_key's key, and an insertion comparing keys in C (what Activation.__lt__ compares)
+            act.key = (act.rule.salience, sorted([f["__factid__"] for f in act.facts], reverse=True))
+            bisect.insort(activations, act, key=_KEY)
 
 
-def _conflict_set_activate(node, token) -> None:
-    """``ConflictSetNode._activate`` as experta writes it, making :class:`_Activation` objects.
+def _conflict_set_activate(node, dirty: list, token) -> None:
+    """``ConflictSetNode._activate`` as experta writes it, making :class:`_Activation` objects (and
+    noting the node in ``dirty``, for :meth:`DispatchReteMatcher.changes` to poll).
 
     The same memory, the same added and removed sets, equal activations with equal hashes (so the
-    sets iterate in the same order and the agenda is the same). One difference: retracting a token
-    the memory never held is ignored here, where experta's ``except ValueError`` around
-    ``set.remove`` (which raises KeyError) would let it escape; no consultation does that."""
+    sets iterate in the same order and the agenda is the same). An activation is what
+    ``Activation(rule, facts, bindings)`` makes, its facts kept as the frozen set of the token's
+    data. One difference: retracting a token the memory never held is ignored here, where experta's
+    ``except ValueError`` around ``set.remove`` (which raises KeyError) would let it escape; no
+    consultation does that."""
+    dirty.append(node)
     data, context = token.data, token.context
     items = frozenset(context.items())
-    info = tuple.__new__(TokenInfo, (frozenset(data), items))  # what TokenInfo() makes
+    facts = frozenset(data)
+    info = tuple.__new__(TokenInfo, (facts, items))  # what TokenInfo() makes
     bindings = {k: v for k, v in context.items() if isinstance(k, str)}
-    activation = _Activation.of(node.rule, info.data, bindings, items if len(bindings) == len(context) else None)
-    if token.is_valid():
+    activation = object.__new__(_Activation)
+    rule = node.rule
+    activation.__dict__ = {"rule": rule, "facts": facts, "key": None, "context": bindings,  # experta's hash:
+                           "_hash": hash((rule, facts, items if len(bindings) == len(context)
+                                          else frozenset(bindings.items())))}
+    if token.tag is _VALID:
         if info not in node.memory:
             node.memory.add(info)
-            if activation in node.removed:
+            if node.removed and activation in node.removed:
                 node.removed.remove(activation)
             else:
                 node.added.add(activation)
@@ -319,7 +320,7 @@ class _WorkingFactList(FactList):
             self[idx] = fact
             self.last_index = idx + 1
             self.added.append(fact)
-            counter[fact_id] += 1
+            counter[fact_id] = counter.get(fact_id, 0) + 1  # Counter's += asks its __missing__ first
             return fact
         return None
 
@@ -329,9 +330,7 @@ def _tracked(csn, dirty: list):
     when the node's method is experta's; else whatever the node has, wrapped)."""
     original = csn._activate
     if getattr(original, "__func__", None) is ConflictSetNode._activate:
-        def tracked(token):
-            dirty.append(csn)
-            _conflict_set_activate(csn, token)
+        return functools.partial(_conflict_set_activate, csn, dirty)
     else:
         def tracked(token):
             dirty.append(csn)
@@ -345,6 +344,7 @@ def fact_classes(fact_types) -> dict[str, type]:
 
 
 _TAGS = {True: Token.TagType.VALID, False: Token.TagType.INVALID}
+_VALID = Token.TagType.VALID
 
 
 def _is_tester(child) -> bool:
@@ -615,8 +615,12 @@ class DispatchReteMatcher(ReteMatcher):
         super().build_network()
         self._dirty: list = []
         self._used: dict[int, bool] = {}
-        for csn in self._get_conflict_set_nodes():
+        nodes = self._get_conflict_set_nodes()
+        for csn in nodes:
             csn._activate = _tracked(csn, self._dirty)
+        # whether every conflict-set node hands over its activations as experta's does (polled inline)
+        self._plain_polls = all(getattr(csn.get_activations, "__func__", None) is ConflictSetNode.get_activations
+                                for csn in nodes)
         self._index = _AlphaIndex(self.root_node)
         self._below = {id(node): {id(below): below for below in _downstream_memory(node)}
                        for node in self._index.terminals}
@@ -661,11 +665,17 @@ class DispatchReteMatcher(ReteMatcher):
         if adding is not None:
             for fact in adding:
                 self._route(fact, True)
-        added, removed, seen = [], [], set()
+        added: list = []
+        removed: list = []
+        seen = set()
         for csn in self._dirty:
             if id(csn) not in seen:
                 seen.add(id(csn))
-                a, r = csn.get_activations()
+                if self._plain_polls:  # ConflictSetNode.get_activations: hand over both sets, start new ones
+                    a, r = csn.added, csn.removed
+                    csn.added, csn.removed = set(), set()
+                else:
+                    a, r = csn.get_activations()
                 added.extend(a)
                 removed.extend(r)
         self._dirty.clear()
