@@ -60,7 +60,7 @@ try:
     from experta.matchers.rete.abstract import Node, TwoInputNode
     from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
     from experta.matchers.rete.mixins import ChildNode
-    from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode
+    from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode, NotNode, OrdinaryMatchNode
     from experta.matchers.rete.token import Token, TokenInfo
     from experta.activation import Activation
     from experta.strategies import DepthStrategy
@@ -96,6 +96,8 @@ PRIVATE_API: dict[type, tuple[str, ...]] = {
     L: ("value", "__bind__"),
     Token: ("_fields", "TagType", "tag", "data", "context", "is_valid"),
     ConflictSetNode: ("_activate", "get_activations", "rule", "memory", "added", "removed"),
+    OrdinaryMatchNode: ("_activate_left", "_activate_right", "left_memory", "right_memory", "children"),
+    NotNode: ("_activate_left", "_activate_right", "left_memory", "right_memory", "children"),
     Activation: ("rule", "facts", "context", "key"),
     Fact: ("_Fact__defaults",),
     KnowledgeEngine: ("agenda", "strategy", "running", "get_activations", "facts", "matcher", "get_deffacts",
@@ -457,8 +459,61 @@ def _entry(child):
     for public, private in (("activate", "_activate"), ("activate_left", "_activate_left"),
                             ("activate_right", "_activate_right")):
         if callback == getattr(node, public, None) and isinstance(node, (ConflictSetNode, TwoInputNode)):
-            return getattr(node, private)  # as the node has it now (a conflict-set node's is tracked)
+            method = getattr(node, private)  # as the node has it now (a conflict-set node's is tracked)
+            quick = _INTO_EMPTY.get((getattr(method, "__func__", None)))
+            return functools.partial(quick, node, method) if quick is not None else method
     return callback
+
+
+def _info(token) -> tuple:
+    """``token.to_info()``: its facts and bindings, frozen (built positionally, as TokenInfo does)."""
+    return tuple.__new__(TokenInfo, (frozenset(token.data), frozenset(token.context.items())))
+
+
+# A join or not node entered while the memory it would be matched against is empty only keeps the
+# token (and a not node then passes it on); experta's methods do exactly that, through a few more
+# calls. Any other entry (a retraction, a memory to match) is experta's own method, ``enter``.
+
+def _join_left_into_empty(node, enter, token) -> None:
+    """``OrdinaryMatchNode._activate_left``."""
+    if token.tag is _VALID and not node.right_memory:
+        node.left_memory.append(_info(token))
+    else:
+        enter(token)
+
+
+def _join_right_into_empty(node, enter, token) -> None:
+    """``OrdinaryMatchNode._activate_right``."""
+    if token.tag is _VALID and not node.left_memory:
+        node.right_memory.append(_info(token))
+    else:
+        enter(token)
+
+
+def _not_left_into_empty(node, enter, token) -> None:
+    """``NotNode._activate_left``: with nothing on the right, the token is kept (no match) and passed on."""
+    if token.tag is _VALID and not node.right_memory:
+        node.left_memory[_info(token)] = 0
+        for child in node.children:
+            child.callback(token)
+    else:
+        enter(token)
+
+
+def _not_right_into_empty(node, enter, token) -> None:
+    """``NotNode._activate_right``: with nothing on the left, the token is only kept."""
+    if token.tag is _VALID and not node.left_memory:
+        node.right_memory.append(_info(token))
+    else:
+        enter(token)
+
+
+_INTO_EMPTY = {
+    OrdinaryMatchNode._activate_left: _join_left_into_empty,
+    OrdinaryMatchNode._activate_right: _join_right_into_empty,
+    NotNode._activate_left: _not_left_into_empty,
+    NotNode._activate_right: _not_right_into_empty,
+}
 
 
 def _hand_on_directly(node) -> None:
