@@ -9,11 +9,12 @@ It does three things experta cannot do for itself:
 2. **Logging hygiene.** experta calls ``logging.basicConfig()`` at import, configuring the root
    logger of the host program; we undo that.
 3. **Speed.** experta's Rete matcher walks its alpha network one test node at a time (copying the
-   token at each), asks every conflict-set node for activations after each change, and resets
-   every node of the network at each reset. :class:`DispatchReteMatcher` reads the alpha network
-   into hash lookups (fact type, then key field values), polls only the conflict-set nodes a change
+   token at each), builds a chain of joins per rule even where rules begin alike, asks every
+   conflict-set node for activations after each change, and resets every node of the network at
+   each reset. :class:`DispatchReteMatcher` reads the alpha network into hash lookups (fact type,
+   then key field values), lets rules share equal joins, polls only the conflict-set nodes a change
    touched, and resets only the memory the last consultation used (same matches, same
-   activations, same justifications: a property test compares it with experta's own matcher).
+   activations, same justifications: property tests compare it with experta's own matcher).
 
 The speed-up reads and rewires experta's Rete network, so it relies on attributes experta does not
 document as public: :data:`PRIVATE_API` lists them, and a test checks each against the installed
@@ -34,8 +35,8 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
-    "AS", "L", "MATCH", "P", "PRIVATE_API", "CompiledEngine", "DepthAgenda", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT", "ReteMatcher",
-    "Rule", "TokenInfo", "fact_classes",
+    "AS", "L", "MATCH", "P", "PRIVATE_API", "CompiledEngine", "DepthAgenda", "DispatchReteMatcher", "Fact", "KnowledgeEngine", "NOT",
+    "NotNode", "OrdinaryMatchNode", "ReteMatcher", "Rule", "TokenInfo", "fact_classes",
 ]
 
 
@@ -58,7 +59,7 @@ try:
     from experta import AS, MATCH, NOT, P, Fact, KnowledgeEngine, Rule, watchers
     from experta.matchers.rete import ReteMatcher
     from experta.matchers.rete.abstract import Node, TwoInputNode
-    from experta.matchers.rete.check import FactCapture, FeatureCheck, TypeCheck
+    from experta.matchers.rete.check import FactCapture, FeatureCheck, SameContextCheck, TypeCheck
     from experta.matchers.rete.mixins import ChildNode
     from experta.matchers.rete.nodes import ConflictSetNode, FeatureTesterNode, NotNode, OrdinaryMatchNode
     from experta.matchers.rete.token import Token, TokenInfo
@@ -96,8 +97,10 @@ PRIVATE_API: dict[type, tuple[str, ...]] = {
     L: ("value", "__bind__"),
     Token: ("_fields", "TagType", "tag", "data", "context", "is_valid"),
     ConflictSetNode: ("_activate", "get_activations", "rule", "memory", "added", "removed"),
-    OrdinaryMatchNode: ("_activate_left", "_activate_right", "left_memory", "right_memory", "children"),
-    NotNode: ("_activate_left", "_activate_right", "left_memory", "right_memory", "children"),
+    OrdinaryMatchNode: ("_activate_left", "_activate_right", "left_memory", "right_memory", "children", "matcher",
+                        "activate_left", "activate_right"),
+    NotNode: ("_activate_left", "_activate_right", "left_memory", "right_memory", "children", "matcher",
+              "activate_left", "activate_right"),
     Activation: ("rule", "facts", "context", "key"),
     Fact: ("_Fact__defaults",),
     KnowledgeEngine: ("agenda", "strategy", "running", "get_activations", "facts", "matcher", "get_deffacts",
@@ -629,6 +632,86 @@ def _prepared(rule):
     return fresh
 
 
+def _share_equal_joins(root) -> int:
+    """Make rules whose joins start alike share those joins, as Rete allows (experta builds a chain
+    per rule); how many join nodes were folded into an equal one.
+
+    A join or not node of experta's is defined by its class, its two inputs and its test; every
+    join experta wires tests with a ``SameContextCheck``, which holds no state. Two such nodes with
+    the same inputs hold the same memory and send the same tokens, so one of them can feed the
+    children of both. Nodes are visited parents first, so equal prefixes fold level by level: the
+    35 four-of-seven subsets of a criterion that all begin "low back pain, for over 3 months, aged
+    35 to 44" then meet that evidence in one join instead of 35. Tokens a node sends are shared by
+    its children, which only read them (see :func:`_hand_on_directly`)."""
+    parents: dict[int, dict[str, Any]] = {}
+    nodes: dict[int, Any] = {}
+    todo, seen = [root], set()
+    while todo:
+        here = todo.pop()
+        if id(here) in seen:
+            continue
+        seen.add(id(here))
+        nodes[id(here)] = here
+        for child in here.children:
+            node = child.node
+            side = "left" if child.callback == getattr(node, "activate_left", None) else \
+                "right" if child.callback == getattr(node, "activate_right", None) else "other"
+            parents.setdefault(id(node), {}).setdefault(side, []).append(here)
+            todo.append(node)
+
+    def shareable(node) -> bool:
+        links = parents.get(id(node), {})
+        return type(node) in (OrdinaryMatchNode, NotNode) and type(node.matcher) is SameContextCheck \
+            and set(links) == {"left", "right"} and len(links["left"]) == 1 and len(links["right"]) == 1
+
+    canonical: dict[int, Any] = {}
+    equal: dict[tuple, Any] = {}
+    folded = 0
+    for node in _parents_first(nodes, parents):
+        if not shareable(node):
+            continue
+        left, right = parents[id(node)]["left"][0], parents[id(node)]["right"][0]
+        left, right = canonical.get(id(left), left), canonical.get(id(right), right)
+        signature = (type(node), id(left), id(right))
+        kept = equal.get(signature)
+        if kept is None:
+            equal[signature] = node
+            continue
+        canonical[id(node)] = kept
+        folded += 1
+        for parent in (left, right):  # the parents stop feeding the folded node ...
+            parent.children = [c for c in parent.children if c.node is not node]
+        known = {(id(c.node), c.callback) for c in kept.children}
+        for child in node.children:  # ... and the node kept feeds its children
+            if (id(child.node), child.callback) not in known:
+                kept.children.append(child)
+                known.add((id(child.node), child.callback))
+                for side in parents.get(id(child.node), {}).values():
+                    side[:] = [kept if p is node else p for p in side]
+        node.children = []
+    return folded
+
+
+def _parents_first(nodes: dict[int, Any], parents: dict[int, dict[str, list]]) -> list:
+    """``nodes`` ordered so that each comes after every node that feeds it (the network is a DAG)."""
+    waiting = {key: sum(len(v) for v in parents.get(key, {}).values()) for key in nodes}
+    children: dict[int, list[int]] = {}
+    for key, links in parents.items():
+        for side in links.values():
+            for parent in side:
+                children.setdefault(id(parent), []).append(key)
+    ready = [key for key, count in waiting.items() if count == 0]
+    out = []
+    while ready:
+        key = ready.pop()
+        out.append(nodes[key])
+        for child in children.get(key, ()):
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                ready.append(child)
+    return out
+
+
 def _downstream_memory(node) -> list:
     """``node`` and every node below it that holds memory (beta, not and conflict-set nodes)."""
     found, seen, todo = [], set(), [node]
@@ -668,6 +751,7 @@ class DispatchReteMatcher(ReteMatcher):
 
     def build_network(self) -> None:
         super().build_network()
+        self.shared_joins = _share_equal_joins(self.root_node)
         self._dirty: list = []
         self._used: dict[int, bool] = {}
         nodes = self._get_conflict_set_nodes()

@@ -240,3 +240,63 @@ def test_a_fact_maker_builds_the_fact_experta_would():
     assert made.__dict__ == built.__dict__ and made is not cls.maker(values)()
     odd = cls.maker({"node": ["a", "list"], "side": ""})()  # not plain: experta's own path, frozen
     assert not odd.__dict__.get("_plain") and odd == cls(node=["a", "list"], side="")
+
+
+def _criterion_evidence() -> list[tuple[str, str, str]]:
+    """Evidence that criteria joins test: each clause's values, ages at and around each range's ends."""
+    found = set()
+    for join in consultant_for().compiled.joins:
+        for clause in (*join.clauses, *join.excluded):
+            match = dict(clause.match)
+            if clause.at_least >= 0 or clause.below >= 0:
+                ages = {clause.at_least - 1, clause.at_least, clause.below - 1, clause.below} - {-1, -2}
+                found |= {(match["kind"], match["id"], str(a)) for a in ages if a >= 0}
+            else:
+                found |= {(match["kind"], match["id"], v) for v in clause.values}
+    return sorted(found)
+
+
+CRITERION_EVIDENCE = _criterion_evidence()
+
+
+@settings(max_examples=40, deadline=None)
+@given(items=st.lists(st.tuples(st.sampled_from(CRITERION_EVIDENCE), st.sampled_from(["", "left", "right"])),
+                      min_size=2, max_size=12, unique=True))
+def test_shared_joins_meet_the_criteria_experta_s_own_network_meets(items):
+    """Joins folded into one (subsets of a criterion that begin alike) fire the same rules with the
+    same justifications as experta's network, where every rule has its own chain."""
+    facts = {}
+    for (kind, id_, value), side in items:
+        facts[(kind, id_, side)] = {"kind": kind, "id": id_, "side": side, "value": value}
+    evidence = list(facts.values())
+    fast, plain = consultant_for().compiled.run(evidence), _plain().run(evidence)
+    assert set(fast.supports) == set(plain.supports)
+    assert sorted(fast.fired) == sorted(plain.fired) and fast.halted == plain.halted
+
+
+def test_equal_join_prefixes_are_shared_and_folded_nodes_are_left_unfed():
+    engine = consultant_for().compiled._borrow()
+    try:
+        matcher = engine.matcher
+        assert matcher.shared_joins > 100  # the criteria's k-of-n subsets share their required prefix
+        nodes = seen_nodes(matcher.root_node)
+        fed: dict[int, int] = {}
+        for node in nodes:
+            for child in node.children:
+                fed[id(child.node)] = fed.get(id(child.node), 0) + 1
+        joins = [n for n in nodes if isinstance(n, (rt.OrdinaryMatchNode, rt.NotNode))]
+        assert joins and all(fed.get(id(n), 0) == 2 for n in joins)  # each reachable join: a left and a right input
+    finally:
+        consultant_for().compiled._pool.put(engine)
+
+
+def seen_nodes(root) -> list:
+    """Every node reachable from ``root``."""
+    out, todo, seen = [], [root], set()
+    while todo:
+        node = todo.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            out.append(node)
+            todo += [c.node for c in node.children]
+    return out
