@@ -607,7 +607,7 @@ class _AlphaIndex:
             return self.untyped
         fields, table, scanned = entry
         try:
-            key = tuple(fact.get(f) for f in fields)
+            key = tuple(map(fact.get, fields))
             found = table.get(key, scanned)
         except TypeError:  # an unhashable value matches no literal
             found = scanned
