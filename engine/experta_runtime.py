@@ -463,7 +463,7 @@ def _entry(child):
                             ("activate_right", "_activate_right")):
         if callback == getattr(node, public, None) and isinstance(node, (ConflictSetNode, TwoInputNode)):
             method = getattr(node, private)  # as the node has it now (a conflict-set node's is tracked)
-            quick = _INTO_EMPTY.get((getattr(method, "__func__", None)))
+            quick = _INTO_EMPTY.get(getattr(method, "__func__", None))
             return functools.partial(quick, node, method) if quick is not None else method
     return callback
 
@@ -485,8 +485,9 @@ def _join_left_into_empty(node, enter, token) -> None:
         enter(token)
 
 
-def _join_right_into_empty(node, enter, token) -> None:
-    """``OrdinaryMatchNode._activate_right``."""
+def _right_into_empty(node, enter, token) -> None:
+    """``OrdinaryMatchNode._activate_right`` and ``NotNode._activate_right``: with nothing on the left,
+    the token is only kept."""
     if token.tag is _VALID and not node.left_memory:
         node.right_memory.append(_info(token))
     else:
@@ -503,19 +504,11 @@ def _not_left_into_empty(node, enter, token) -> None:
         enter(token)
 
 
-def _not_right_into_empty(node, enter, token) -> None:
-    """``NotNode._activate_right``: with nothing on the left, the token is only kept."""
-    if token.tag is _VALID and not node.left_memory:
-        node.right_memory.append(_info(token))
-    else:
-        enter(token)
-
-
 _INTO_EMPTY = {
     OrdinaryMatchNode._activate_left: _join_left_into_empty,
-    OrdinaryMatchNode._activate_right: _join_right_into_empty,
+    OrdinaryMatchNode._activate_right: _right_into_empty,
     NotNode._activate_left: _not_left_into_empty,
-    NotNode._activate_right: _not_right_into_empty,
+    NotNode._activate_right: _right_into_empty,
 }
 
 
