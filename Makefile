@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 OUT ?= out
 
-.PHONY: install install-test demo test check lint bench bench-http bench-batch test-ray serve clean
+.PHONY: install install-test demo test check lint bench bench-http bench-instructions bench-batch test-ray serve clean
 
 install:
 	@bash scripts/ensure-tools.sh
@@ -42,6 +42,11 @@ bench: install
 bench-http:
 	@bash scripts/ensure-tools.sh --wrk
 	@$(PY) bench/http_load.py
+
+# instructions per typical consultation by stage (valgrind's cachegrind): a measure the machine's speed
+# does not move; BASE=<checkout> (e.g. a git worktree of an older commit) counts it too, side by side
+bench-instructions: install
+	@$(PY) bench/instructions.py $(if $(BASE),--base $(BASE))
 
 # compensa batch throughput: local --jobs 1 and 2 and Dask with 2 workers, in one run (about a minute)
 bench-batch: install
