@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from compensa.engine import experta_runtime as rt
-from compensa.engine.rules import Clause, JoinSpec, RuleSpec, compile_joins, compile_rules, reachable
+from compensa.engine.rules import (Clause, JoinSpec, RuleSpec, compile_joins, compile_rules, declared_only_when_read,
+                                   reachable)
 from compensa.facts import FACT_TYPES
 from compensa.kb.model import KnowledgeBase
 
@@ -117,6 +118,7 @@ class CompiledKB:
         self.joins: tuple[JoinSpec, ...] = compile_joins(kb)
         if evidence is not None:
             self.rules, self.joins = reachable(self.rules, self.joins, evidence)
+        self.rules = declared_only_when_read(self.rules)  # a plan, read by no rule, stays out of working memory
         self.classes = rt.fact_classes(t for t in FACT_TYPES.values() if t.name != "Target")
         body = {_method_name(i, spec.id): self._make_rule(spec) for i, spec in enumerate(self.rules)}
         offset = len(self.rules)

@@ -25,7 +25,7 @@ exception to "one pattern per rule": it compiles to real joins, one rule per k-s
 (lint bounds the count), each joining its members' evidence facts on a shared side variable.
 
 (*) recorded, not declared: no rule reads them (a conclusion no pattern can match stays out of working
-memory, :func:`compile_rules`).
+memory, :func:`declared_only_when_read`).
 
 Salience: red-flag screening (and criteria that raise an alarm) 100, the emergency stop 90, everything
 else 0 (ranking happens after the run, so the order of equal-salience rules never matters).
@@ -33,12 +33,13 @@ else 0 (ranking happens after the run, so the order of equal-salience rules neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import combinations
 
 from compensa.kb.model import Criterion, KnowledgeBase, Member, muscle_state_id
 
-__all__ = ["DIAGNOSIS_STRENGTH", "Clause", "Emit", "JoinSpec", "RuleSpec", "compile_joins", "compile_rules", "reachable"]
+__all__ = ["DIAGNOSIS_STRENGTH", "Clause", "Emit", "JoinSpec", "RuleSpec", "compile_joins", "compile_rules",
+           "declared_only_when_read", "reachable"]
 
 #: Belief given to a condition the case says is already diagnosed.
 DIAGNOSIS_STRENGTH = 0.9
@@ -261,18 +262,19 @@ def compile_rules(kb: KnowledgeBase) -> tuple[RuleSpec, ...]:
     for family in (_pain_rules, _assessment_rules, _history_rules, _diagnosis_rules, _explain_rules,
                    _member_rules, _plan_rules):
         rules += family(kb)
-    return _declared_only_when_read(rules)
+    return tuple(rules)
 
 
-def _declared_only_when_read(rules: list[RuleSpec]) -> tuple[RuleSpec, ...]:
-    """``rules``, each conclusion no rule's pattern can match recorded but not declared.
+def declared_only_when_read(rules: tuple[RuleSpec, ...]) -> tuple[RuleSpec, ...]:
+    """``rules``, each conclusion none of their patterns can match recorded but not declared.
 
     Every pattern tests constants, so whether any rule can ever match a conclusion is known from the
     specs. A fact in working memory matters only to the patterns that can match it: one no pattern
     reads (a plan once drawn up, like each muscle of it) is kept as a support and left out of working
     memory, the same supports and the same firings for one fact less to build, declare and route.
     A "no alarm" guard reads every Alarm; a pattern testing a side is taken to read every side.
-    (Joins read only Evidence, which no rule declares.)"""
+    (Joins read only Evidence, which no rule declares.) Applied to the rules one network compiles
+    (a case's reachable rules read fewer facts than the whole KB's)."""
     read: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
     for spec in rules:
         fields = tuple(f for f, _ in spec.match)
@@ -281,16 +283,22 @@ def _declared_only_when_read(rules: list[RuleSpec]) -> tuple[RuleSpec, ...]:
         if spec.unless_alarm:
             read.setdefault("Alarm", {}).setdefault((), set()).add(())
 
-    def is_read(emit: Emit) -> bool:
+    def unread(emit: Emit) -> bool:
+        if not emit.declared:
+            return False
         values = dict(emit.values)
-        return any(tuple(values.get(f, _UNSET) for f in fields) in seen
-                   for fields, seen in read.get(emit.fact, {}).items())
+        for fields, seen in read.get(emit.fact, {}).items():
+            if tuple([values.get(f, _UNSET) for f in fields]) in seen:
+                return False
+        return True
 
     out = []
     for spec in rules:
-        if any(e.declared and not is_read(e) for e in spec.emits):
-            spec = replace(spec, emits=tuple(replace(e, declared=False) if e.declared and not is_read(e) else e
-                                             for e in spec.emits))
+        flags = [unread(e) for e in spec.emits]
+        if True in flags:  # (built directly: dataclasses.replace reads the fields anew each time)
+            emits = tuple(Emit(e.fact, e.values, e.strength, e.via, e.sided, False) if flag else e
+                          for e, flag in zip(spec.emits, flags))
+            spec = RuleSpec(spec.id, spec.salience, spec.fact, spec.match, emits, spec.unless_alarm, spec.halts)
         out.append(spec)
     return tuple(out)
 

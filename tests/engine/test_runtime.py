@@ -200,7 +200,8 @@ def test_a_watched_engine_logs_every_rule_it_fires(caplog):
 
 def test_a_conclusion_stays_out_of_working_memory_only_when_no_rule_can_match_it():
     """Plans (and beliefs nothing explains further) are recorded, not declared: no pattern reads them."""
-    rules = compile_rules(KB)
+    rules = consultant_for().compiled.rules
+    assert all(e.declared for r in compile_rules(KB) for e in r.emits if e.fact != "Target")  # the KB's specs
     patterns = [(r.fact, dict(r.match)) for r in rules] + [("Alarm", {}) for r in rules if r.unless_alarm]
 
     def read(emit) -> bool:
@@ -214,15 +215,9 @@ def test_a_conclusion_stays_out_of_working_memory_only_when_no_rule_can_match_it
 
 
 def test_leaving_unread_conclusions_out_changes_no_support_and_no_firing(monkeypatch):
-    from dataclasses import replace
-
     from compensa.engine import inference
 
-    def everything_declared(kb):
-        return tuple(replace(r, emits=tuple(replace(e, declared=e.fact != "Target") for e in r.emits))
-                     for r in compile_rules(kb))
-
-    monkeypatch.setattr(inference, "compile_rules", everything_declared)
+    monkeypatch.setattr(inference, "declared_only_when_read", lambda rules: rules)
     declaring = CompiledKB(KB)
     assert any(e.fact == "Plan" and e.declared for r in declaring.rules for e in r.emits)
     fast = consultant_for().compiled
