@@ -22,6 +22,9 @@ __all__ = ["UNOBSERVED_CEILING", "VISUAL_ONLY_CEILING", "Contribution", "Reasoni
 #: (whose members are all case evidence), so they propagate without EMYCIN's 0.2 threshold.
 _GIVEN = ("Evidence", "Criterion")
 
+#: Conclusions whose certainty is computed when asked for (the graph's plan nodes), not with the rest.
+_ON_DEMAND = ("Plan", "Target")
+
 #: A root no test of its signs supports is held below a confirmed level ...
 VISUAL_ONLY_CEILING = 0.6
 #: ... and one no finding or test of its signs supports (pain, conditions, history only) stays possible.
@@ -102,8 +105,8 @@ class Reasoning:
         self._reported_influence: dict[tuple, dict[tuple, float]] = {}
         self._influence: dict[tuple, dict[tuple, float]] = {}
         computed = self._cf
-        for key in self.by_conclusion:
-            if key not in computed:
+        for key in self.by_conclusion:  # plans and their muscles only on demand: no read-out ranks them
+            if key not in computed and key[0] not in _ON_DEMAND:
                 self.cf(key)
 
     # -- certainty --------------------------------------------------------------------------
