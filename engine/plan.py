@@ -534,12 +534,15 @@ def _best_use(assessment_id: str, reach: dict[str, float], hypotheses: list[tupl
     """
     best = (0.0, None, None)
     total = 0.0
+    if (assessment_id, "") in done:  # done without a side: done for every hypothesis
+        return total, None, None
     for (_, node, side), cf in hypotheses:
-        if node not in reach:
+        weight = reach.get(node)
+        if weight is None:
             continue
-        if (assessment_id, side) in done or (assessment_id, "") in done or (not side and assessment_id in done_ids):
+        if (assessment_id, side) in done or (not side and assessment_id in done_ids):
             continue  # already done for this side
-        value = reach[node] * max(cf, 0.1) * (1.0 - cf)
+        value = weight * max(cf, 0.1) * (1.0 - cf)
         total += value
         if value > best[0]:
             best = (value, node, side)

@@ -299,12 +299,17 @@ class Reasoning:
         """
         strongest: dict[tuple, list[float]] = {}
         for k in keys:
-            for part in self.contributions(k):
-                premise = part.support.premise
-                group = (premise[0], premise[1], part.support.via) if premise[0] == "Belief" else (premise, part.support.via)
-                best = strongest.setdefault(group, [0.0, 0.0])
-                best[0] = max(best[0], part.value)
-                best[1] = min(best[1], part.value)
+            for support, _, value in self.contributions(k):
+                premise, via = support[1], support[3]
+                group = (premise[0], premise[1], via) if premise[0] == "Belief" else (premise, via)
+                best = strongest.get(group)
+                if best is None:  # [max(0, value), min(0, value)], as max and min would keep them
+                    strongest[group] = [value if value > 0.0 else 0.0, value if value < 0.0 else 0.0]
+                else:
+                    if value > best[0]:
+                        best[0] = value
+                    if value < best[1]:
+                        best[1] = value
         return [v for pair in strongest.values() for v in pair if v]
 
     def shown(self, key: tuple) -> bool:
