@@ -179,9 +179,9 @@ class CompiledEngine(KnowledgeEngine):
         return cached
 
 
-class _Activation(Activation):
-    """experta's Activation, hashing its contents once (experta rehashes the rule, the facts and the
-    bindings at every set lookup and every agenda key; an activation never changes once made)."""
+class _HashedOnce:
+    """Hashes as its experta base class does, computing it once: for objects nobody changes after they
+    are made (experta rehashes them at every set lookup and agenda key)."""
 
     def __hash__(self):
         found = self.__dict__.get("_hash")
@@ -190,16 +190,13 @@ class _Activation(Activation):
         return found
 
 
-class _NetworkRule(Rule):
-    """experta's ``Rule`` as the network holds it once prepared (no one changes it again): hashed once.
+class _Activation(_HashedOnce, Activation):
+    """experta's Activation, hashed once (an activation never changes once made)."""
 
+
+class _NetworkRule(_HashedOnce, Rule):
+    """experta's ``Rule`` as the network holds it once prepared (no one changes it again), hashed once:
     experta hashes the rule (its patterns, function and salience) for every activation it makes."""
-
-    def __hash__(self):
-        found = self.__dict__.get("_hash")
-        if found is None:
-            found = self.__dict__["_hash"] = super().__hash__()
-        return found
 
 
 _KEY = operator.attrgetter("key")
@@ -221,11 +218,10 @@ class DepthAgenda(DepthStrategy):
         skipping the removal pass when nothing is removed (no consultation retracts)."""
         if removed:
             super()._update_agenda(agenda, (), removed)
-        activations = agenda.activations
+        activations, get_key = agenda.activations, self.get_key
         for act in added:
-            # get_key's key, and an insertion comparing keys in C (what Activation.__lt__ compares)
-            act.key = (act.rule.salience, sorted([f["__factid__"] for f in act.facts], reverse=True))
-            bisect.insort(activations, act, key=_KEY)
+            act.key = get_key(act)
+            bisect.insort(activations, act, key=_KEY)  # comparing keys in C, what Activation.__lt__ compares
 
 
 def _conflict_set_activate(node, dirty: list, token) -> None:

@@ -159,11 +159,7 @@ class CompiledKB:
                 # experta would drop an equal fact anyway; skipping it saves building one
                 if make is not None and key not in declared:
                     declared.add(key)
-                    made = make()
-                    if made.__dict__.get("_plain"):  # what engine.declare does with it while running
-                        engine.facts.declare(made)
-                    else:
-                        engine.declare(made)
+                    engine.declare(make())
             if halts:
                 engine.halted = True
                 engine.halt()

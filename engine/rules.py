@@ -33,7 +33,7 @@ else 0 (ranking happens after the run, so the order of equal-salience rules neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 from compensa.kb.model import Criterion, KnowledgeBase, Member, muscle_state_id
@@ -277,9 +277,9 @@ def declared_only_when_read(rules: tuple[RuleSpec, ...]) -> tuple[RuleSpec, ...]
     (a case's reachable rules read fewer facts than the whole KB's)."""
     read: dict[str, dict[tuple[str, ...], set[tuple]]] = {}
     for spec in rules:
-        fields = tuple(f for f, _ in spec.match)
+        fields = tuple(f for f, _ in spec.match if f != "side")
         values = tuple(v for f, v in spec.match if f != "side")
-        read.setdefault(spec.fact, {}).setdefault(tuple(f for f in fields if f != "side"), set()).add(values)
+        read.setdefault(spec.fact, {}).setdefault(fields, set()).add(values)
         if spec.unless_alarm:
             read.setdefault("Alarm", {}).setdefault((), set()).add(())
 
@@ -295,10 +295,9 @@ def declared_only_when_read(rules: tuple[RuleSpec, ...]) -> tuple[RuleSpec, ...]
     out = []
     for spec in rules:
         flags = [unread(e) for e in spec.emits]
-        if True in flags:  # (built directly: dataclasses.replace reads the fields anew each time)
-            emits = tuple(Emit(e.fact, e.values, e.strength, e.via, e.sided, False) if flag else e
-                          for e, flag in zip(spec.emits, flags))
-            spec = RuleSpec(spec.id, spec.salience, spec.fact, spec.match, emits, spec.unless_alarm, spec.halts)
+        if True in flags:
+            spec = replace(spec, emits=tuple(replace(e, declared=False) if flag else e
+                                             for e, flag in zip(spec.emits, flags)))
         out.append(spec)
     return tuple(out)
 
