@@ -332,6 +332,9 @@ def kb_show(ctx, entry_id, fmt):
 @click.option("--audit", "audit", metavar="FILE", type=click.Path(dir_okay=False),
               help="Append one JSON line per consultation (time, request id, kb_version, case hash, triage, top "
                    "roots, targets; never free text). If a line cannot be written the request answers 503.")
+@click.option("--report-cache", "report_cache", default=0, show_default=True, type=click.IntRange(0, 100_000),
+              metavar="N", help="Keep the reports of the last N distinct cases per worker and answer the same case "
+                                "again from them (0: off). The body is still checked; each hit is still audited.")
 @click.option("--frame-ancestors", "frame_ancestors", default="'self'", show_default=True, metavar="SOURCES",
               help="CSP frame-ancestors of the web page (add an EHR's origin to embed it).")
 @click.option("--api-key", "api_keys", multiple=True, metavar="KEY",

@@ -18,6 +18,7 @@ with the same bytes, headers and errors.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import traceback
@@ -217,7 +218,28 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
         # what ConsultRoute passes on (a request under a root_path), with the same code
         return Response(await lane.run(consulted, case, request.scope), media_type="application/json")
 
+    reports = None
+    if settings.report_cache:
+        from compensa.app.report_cache import ReportCache
+
+        reports = ReportCache(settings.report_cache, kb.version_string)
+    app.state.report_cache = reports
+
     def consulted(case: object, scope) -> bytes:
+        key = None
+        if reports is not None:
+            key = reports.key(case)
+            kept = reports.get(key)
+            if kept is not None:
+                if audit is not None:
+                    record(json.loads(kept), scope, "consult")
+                return kept
+        content = consulted_now(case, scope)
+        if key is not None:
+            reports.put(key, content)
+        return content
+
+    def consulted_now(case: object, scope) -> bytes:
         from compensa.app.fhir_questionnaire import case_from_body_if_fhir
 
         fhir_case = case_from_body_if_fhir(case, consultant.kb)  # a FHIR QuestionnaireResponse body

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Least severe log level written.")
     audit: Path | None = Field(None, description="Append one JSON line per consultation to this file.")
+    report_cache: int = Field(
+        0, ge=0, le=100_000, description="Reports kept per worker for a case sent again, answered without "
+                                         "consulting again (0: off; each hit is still audited).")
     frame_ancestors: str = Field("'self'", description="CSP frame-ancestors of the web page.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, repr=False,  # never in a log line or a traceback
