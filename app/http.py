@@ -226,17 +226,16 @@ def create_app(kb_path: str | None = None, max_engines: int | None = None, *, fr
     app.state.report_cache = reports
 
     def consulted(case: object, scope) -> bytes:
-        key = None
-        if reports is not None:
-            key = reports.key(case)
-            kept = reports.get(key)
-            if kept is not None:
-                if audit is not None:
-                    record(json.loads(kept), scope, "consult")
-                return kept
+        if reports is None:
+            return consulted_now(case, scope)
+        key = reports.key(case)
+        kept = reports.get(key)
+        if kept is not None:
+            if audit is not None:
+                record(json.loads(kept), scope, "consult")
+            return kept
         content = consulted_now(case, scope)
-        if key is not None:
-            reports.put(key, content)
+        reports.put(key, content)
         return content
 
     def consulted_now(case: object, scope) -> bytes:
