@@ -361,6 +361,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     args.workers = [int(w) for w in args.workers.split(",")]
     args.root = args.server_root.resolve()
+    if args.report_cache < 0:
+        parser.error("--report-cache must be >= 0 (0: off)")
     return args
 
 
